@@ -4,6 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/install_deps.sh"
-"$root/scripts/build.sh" -DTRAINER_CUDA=OFF
+# Only what it runs: the executable, not the tests (scripts/test.sh builds those).
+"$root/scripts/build.sh" -DTRAINER_CUDA=OFF -DTRAINER_TESTS=OFF
 cd "$root"
 exec build/trainer --config configs/demo/fashion_mnist_resnet.pbtxt "$@"

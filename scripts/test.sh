@@ -5,7 +5,5 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/install_deps.sh"
 "$root/scripts/build.sh" -DTRAINER_CUDA=OFF -DTRAINER_TESTS=ON
-# The test oracles (pycocotools) run in the venv install_deps.sh made.
-export TRAINER_PYTHON="$root/.venv/bin/python3"
 cd "$root/build"
 ctest --output-on-failure -j 2 "$@"

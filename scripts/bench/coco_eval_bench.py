@@ -10,10 +10,11 @@ summarize); the Python peers are timed inside their process (imports excluded), 
 whole process. The script checks that trainer's 12 stats equal pycocotools' bit for bit and
 reports whether faster-coco-eval's do, then prints times and ratios.
 
-Peers are not test dependencies: they are installed here, into a virtual environment of their
-own (--venv), pinned: pycocotools 2.0.11, NumPy 2.4.6, faster-coco-eval 1.8.0.
+Peers are not test dependencies: bench_env installs them into .venv-bench at the versions pinned
+in requirements-bench.txt (pycocotools 2.0.11, NumPy 2.4.6, faster-coco-eval 1.8.0). trainer is
+built in build/ unless --trainer names another one.
 
-  python3 scripts/bench/coco_eval_bench.py --trainer build/trainer
+  scripts/bench/coco_eval_bench.py [--trainer CMD]
 """
 
 import argparse
@@ -26,22 +27,13 @@ import subprocess
 import sys
 import time
 
-PEERS = ["pycocotools==2.0.11", "numpy==2.4.6", "faster-coco-eval==1.8.0"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_env  # noqa: E402
+
+bench_env.ensure_peers(["pycocotools", "numpy", "faster-coco-eval"])
+
 COCO_CATEGORY_IDS = [c for c in range(1, 91)
                      if c not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]
-
-
-def ensure_venv(venv):
-    """Re-executes this script inside a virtual environment holding the pinned peers."""
-    if os.environ.get("TRAINER_COCO_BENCH_VENV") == venv:
-        return
-    python = os.path.join(venv, "bin", "python")
-    if not os.path.exists(python):
-        print("creating %s with %s" % (venv, " ".join(PEERS)), flush=True)
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    subprocess.check_call([python, "-m", "pip", "install", "-q"] + PEERS)
-    env = dict(os.environ, TRAINER_COCO_BENCH_VENV=venv)
-    os.execve(python, [python, os.path.abspath(__file__)] + sys.argv[1:], env)
 
 
 def make_ground_truth(rng, n_images=5000, objects_per_image=7.3):
@@ -169,20 +161,19 @@ def best_of(repeat, fn, *args):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     tmp = os.environ.get("TMPDIR", "/tmp")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--trainer", default=os.path.join(root, "build", "trainer"),
-                    help="the trainer executable (a command line; 'coco-eval ...' is appended)")
+    ap.add_argument("--trainer", help="the trainer executable (a command line; 'coco-eval ...' is "
+                    "appended); default: build/trainer, built first")
     ap.add_argument("--work", default=os.path.join(tmp, "trainer-coco-bench"),
                     help="where the generated inputs are kept (reused for the same seed)")
-    ap.add_argument("--venv", default=os.path.join(tmp, "trainer-coco-bench-venv"))
     ap.add_argument("--seed", type=int, default=2017)
     ap.add_argument("--repeat", type=int, default=3, help="runs per fast tool (best is kept)")
     args = ap.parse_args()
+    if args.trainer is None:
+        args.trainer = os.path.join(bench_env.build(["trainer"]), "trainer")
     if not os.path.exists(shlex.split(args.trainer)[0]):
-        sys.exit("no trainer at %s: build it first or pass --trainer" % args.trainer)
-    ensure_venv(os.path.abspath(args.venv))
+        sys.exit("no trainer at %s" % args.trainer)
 
     paths = prepare(args.work, args.seed)
     with open(paths["gt.json"]) as f:

@@ -21,6 +21,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_env  # noqa: E402
 
+bench_env.ensure_peers(["torch", "torchvision"])
+
 PEER = r'''
 import json, resource, sys, time, statistics
 import torch, torchvision

@@ -56,7 +56,7 @@ fs::path run_oracle(const std::string& family) {
   std::string templ = (fs::temp_directory_path() / "trainer-coco-parity-XXXXXX").string();
   if (!mkdtemp(templ.data())) ADD_FAILURE() << "mkdtemp failed";
   const char* python = std::getenv("TRAINER_PYTHON");
-  std::string command = std::string(python ? python : "python3") + " " + source_dir() +
+  std::string command = std::string(python ? python : TRAINER_ORACLE_PYTHON) + " " + source_dir() +
                         "/scripts/eval/pycocotools_oracle.py --families " + family + " --out " +
                         templ + " > " + templ + "/oracle.log 2>&1";
   int status = std::system(command.c_str());
