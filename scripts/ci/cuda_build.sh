@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# CI step: the CUDA backend compiles and links (DESIGN §6 "Builds"). Configures a separate build
-# directory with -DTRAINER_CUDA=ON, compiles every .cu with nvcc (device-code warnings are
-# errors) and links the GPU test binary, cuda_gpu_tests, against the CUDA kernels library,
-# libcudart, cuDNN 9 and cuBLAS(Lt). Nothing runs here (no GPU): the kernels themselves are
-# exercised on the CPU by `ctest -R cuda_emu` in the main build, and on a machine with a GPU
-# `ctest -R cuda_gpu` in this build directory runs the same tests against the nvcc build.
+# CI step: the CUDA backend compiles and links (src/kernels/cuda/README.md). Configures a
+# separate build directory with -DTRAINER_CUDA=ON, compiles every .cu with nvcc (device-code
+# warnings are errors) and links the GPU test binary, cuda_gpu_tests, against the CUDA kernels
+# library, libcudart, cuDNN 9 and cuBLAS(Lt). Nothing runs here (no GPU): the kernels
+# themselves are exercised on the CPU by `ctest -R cuda_emu` in the main build, and on a
+# machine with a GPU `ctest -R cuda_gpu` in this build directory runs the same tests against
+# the nvcc build.
 #
 # Environment:
 #   TRAINER_CUDA_BUILD_DIR   build directory (default: build-cuda next to the sources)

@@ -9,7 +9,7 @@ Each case is a dict:
               useCats, iouThrs, recThrs)
   expect_error  True when pycocotools must raise (the port must then fail too)
 
-Families follow reference/coco-eval.md section 10.2. Everything is seeded: the same seed
+Families: see src/eval/README.md, "Parity tests". Everything is seeded: the same seed
 gives the same cases. Only the standard library is used, so the generator runs anywhere.
 """
 

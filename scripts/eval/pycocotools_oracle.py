@@ -8,7 +8,7 @@ For each case NAME in OUT/:
   NAME.precision.f64, NAME.recall.f64, NAME.scores.f64   accumulate()'s arrays, C order,
                       little-endian float64
 and OUT/manifest.json lists the cases with the Python, NumPy and pycocotools versions (the
-NumPy version decides how np.mean sums: reference/coco-eval.md section 5.3).
+NumPy version decides how np.mean sums: src/eval/README.md, "NumPy's summation order").
 
 Exits non-zero with a clear message when pycocotools or NumPy cannot be imported: the parity
 test must fail, not skip, without its oracle.

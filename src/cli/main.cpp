@@ -1,5 +1,5 @@
 // trainer: one executable that trains, evaluates, benchmarks and summarises models from a
-// pipeline config, and evaluates COCO detection results (DESIGN §5).
+// pipeline config, and evaluates COCO detection results (interfaces: src/cli/README.md).
 #include <cstdio>
 #include <cstring>
 #include <exception>

@@ -1,4 +1,5 @@
-// The trainer executable as users meet it: contracts of DESIGN §5 and errors for people.
+// The trainer executable as users meet it: the contracts of src/cli/README.md and errors for
+// people.
 #include <gtest/gtest.h>
 
 #include <csignal>

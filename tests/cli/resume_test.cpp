@@ -1,7 +1,8 @@
-// DESIGN §4.10: a resumed run continues bit-identically on the CPU. Train K+K steps in one go;
-// train K, stop, resume, train K more; the final weights, batchnorm statistics and optimizer
-// state must be equal to the last bit. Random crops, flips, mixup and the cosine schedule all
-// take part, so every source of randomness and the loader cursor are exercised.
+// src/README.md, decision 10: a resumed run continues bit-identically on the CPU. Train K+K
+// steps in one go; train K, stop, resume, train K more; the final weights, batchnorm
+// statistics and optimizer state must be equal to the last bit. Random crops, flips, mixup and
+// the cosine schedule all take part, so every source of randomness and the loader cursor are
+// exercised.
 #include <gtest/gtest.h>
 
 #include <cstring>

@@ -1,4 +1,4 @@
-// The command line (DESIGN §5, contract):
+// The command line (contract: src/cli/README.md):
 //   trainer --config FILE.pbtxt [--mode train|eval|benchmark|predict|summary] [--override TEXT]...
 //           [--log-json PATH] [--checkpoint PATH] [IMAGE...]
 //   trainer coco-eval --annotations GT.json --detections DT.json [--stats-json OUT.json]

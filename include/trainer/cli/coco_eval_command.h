@@ -1,4 +1,5 @@
-// `trainer coco-eval`: pycocotools' bbox evaluation of a results file (DESIGN §5, contract).
+// `trainer coco-eval`: pycocotools' bbox evaluation of a results file (contract:
+// src/cli/README.md).
 #pragma once
 
 namespace trainer {

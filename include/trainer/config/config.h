@@ -1,5 +1,5 @@
 // The pipeline config: the TF Object Detection API's TrainEvalPipelineConfig in protobuf text
-// format (DESIGN.md §4.8) plus trainer's own sections. The schema is
+// format (src/config/README.md) plus trainer's own sections. The schema is
 // src/config/proto/trainer/config/*.proto; the generated classes live in namespace
 // trainer::config next to these functions.
 //

@@ -1,4 +1,5 @@
-// Where a tensor's bytes live. Copies between devices are explicit calls (DESIGN §4.4).
+// Where a tensor's bytes live. Copies between devices are explicit calls (src/README.md,
+// decision 4).
 #pragma once
 
 #include <string>

@@ -1,4 +1,5 @@
-// Runtime element types (DESIGN §4.1): every tensor carries one; no network-wide templates.
+// Runtime element types (src/README.md, decision 1): every tensor carries one; no network-wide
+// templates.
 #pragma once
 
 #include <cstddef>

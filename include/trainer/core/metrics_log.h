@@ -1,4 +1,4 @@
-// DLLogger-style JSON lines (DESIGN §5, contract): one object per line,
+// DLLogger-style JSON lines (contract: src/cli/README.md): one object per line,
 //   {"type": "LOG"|"METRIC", "step": N or [], "data": {...}}
 // Keys used outside the project: loss, lr, loss_scale, train.imgs_per_sec, infer.imgs_per_sec,
 // infer.latency_ms.p50|p90|p99, parameters, top1, top5 and the 12 coco.* stats.

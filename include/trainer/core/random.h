@@ -1,6 +1,7 @@
 // Counter-based random numbers (Philox4x32-10): a draw is a pure function of
 // (seed, stream, counter), so every random decision can be derived from
-// (seed, rank, epoch, sample index) and replayed exactly after a resume (DESIGN §4.11).
+// (seed, rank, epoch, sample index) and replayed exactly after a resume (src/README.md,
+// decision 11).
 #pragma once
 
 #include <array>

@@ -1,4 +1,4 @@
-// Tensor: a typed, shaped view into device storage (DESIGN §4.1-4.4).
+// Tensor: a typed, shaped view into device storage (src/README.md, decisions 1-4).
 // Activations are NHWC and convolution weights OHWI by convention; the tensor itself only
 // knows shape, strides (in elements), dtype and device. Views share storage.
 #pragma once
@@ -76,7 +76,7 @@ class Tensor {
   // Copies.
   Tensor contiguous() const;
   Tensor clone() const;
-  Tensor to(Device device) const;  // an explicit host<->device copy (DESIGN §4.4)
+  Tensor to(Device device) const;  // an explicit host<->device copy (src/README.md, decision 4)
   void copy_from(const Tensor& src);  // same shape and dtype; any devices
   void zero_();
   void fill_(double value);  // CPU tensors
@@ -87,7 +87,8 @@ class Tensor {
 
   std::string describe() const;  // "f32[32,224,224,3]" (+ "@cuda:0")
 
-  // Autograd identity (DESIGN §4.7): the tape's slot for this tensor's gradient, -1 if untracked.
+  // Autograd identity (src/ops/README.md): the tape's slot for this tensor's gradient, -1 if
+  // untracked.
   int64_t grad_id() const { return grad_id_; }
   void set_grad_id(int64_t id) { grad_id_ = id; }
   bool requires_grad() const { return grad_id_ >= 0; }

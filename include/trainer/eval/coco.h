@@ -1,6 +1,6 @@
 // The COCO API for bounding boxes: an instances file (images, categories, annotations), its
 // index, pycocotools' id queries, and loadRes for detection results. Behaviour follows
-// pycocotools 2.0.11 (reference/coco-eval.md §1); where pycocotools would raise, we throw
+// pycocotools 2.0.11 (src/eval/README.md, "Loading"); where pycocotools would raise, we throw
 // trainer::Error with a one-line message naming the file and the element.
 #pragma once
 

@@ -1,5 +1,5 @@
-// COCOeval for iouType 'bbox', exactly as pycocotools 2.0.11 computes it (reference/coco-eval.md
-// §2-§5): evaluate + accumulate fused into one parallel pass, then summarize's 12 statistics
+// COCOeval for iouType 'bbox', exactly as pycocotools 2.0.11 computes it (src/eval/README.md):
+// evaluate + accumulate fused into one parallel pass, then summarize's 12 statistics
 // with NumPy's summation order. Every floating-point operation is done in the reference order
 // (this library is compiled with -ffp-contract=off), so results are bit-identical.
 #pragma once
@@ -64,8 +64,8 @@ CocoEvalResult evaluate(const CocoDataset& gt, const CocoDataset& dt, const Coco
 CocoEvalResult evaluate_detections(const CocoDataset& gt, std::span<const Detection> detections);
 
 // How NumPy sums in np.mean, the one place where pycocotools' numbers depend on the NumPy
-// version (reference/coco-eval.md §5.3): NumPy < 2.3 adds pairwise sums of 8192-element
-// chunks, NumPy >= 2.3 sums the whole array pairwise.
+// version (src/eval/README.md, "NumPy's summation order"): NumPy < 2.3 adds pairwise sums of
+// 8192-element chunks, NumPy >= 2.3 sums the whole array pairwise.
 enum class NumpySum { Pairwise, Chunked8192 };
 
 // np.add.reduce of a contiguous float64 array, bit for bit.
@@ -83,7 +83,7 @@ CocoSummary summarize(const CocoEvalResult& result, NumpySum mode = NumpySum::Pa
 // The 12 stats as JSON: {"stats": [...]} with every number in shortest round-trip form.
 std::string stats_json(const std::array<double, 12>& stats);
 
-// The keys DESIGN §5 gives the 12 stats in the JSON log: "coco.AP", ..., "coco.ARl".
+// The keys of the 12 stats in the JSON log (src/cli/README.md): "coco.AP", ..., "coco.ARl".
 extern const std::array<const char*, 12> kCocoStatNames;
 
 }  // namespace trainer::eval

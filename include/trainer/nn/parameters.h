@@ -1,4 +1,4 @@
-// Parameters and gradients, each in ONE contiguous f32 buffer (DESIGN §4.3); every
+// Parameters and gradients, each in ONE contiguous f32 buffer (src/README.md, decision 3); every
 // parameter is a view into both. Allreduce, grad-norm, finite checks, the optimizer, EMA and
 // checkpoint I/O are single passes over the flat buffers. Non-trained state (batchnorm
 // running statistics) lives in a third flat buffer.

@@ -1,4 +1,4 @@
-// Autograd as a tape (DESIGN §4.7). While training, each op front-end records a backward
+// Autograd as a tape (src/ops/README.md). While training, each op front-end records a backward
 // closure holding the tensors it saved; backward() runs the closures in reverse, routing
 // gradients by the tensors' grad ids, and frees each closure (and the gradients it consumed)
 // as soon as it has run. DAGs need nothing special: a tensor used twice gets its gradient

@@ -1,7 +1,8 @@
-// The training loop (DESIGN §3): batch -> forward on the tape -> loss x scale -> backward into
-// the flat gradient buffer -> unscale + finite check -> clip -> fused optimizer update ->
-// metrics -> atomic checkpoint. The model-specific part (forward and loss) is a TrainTask;
-// where batches come from is a BatchSource, so this layer needs neither models nor data.
+// The training loop (src/train/README.md): batch -> forward on the tape -> loss x scale ->
+// backward into the flat gradient buffer -> unscale + finite check -> clip -> fused optimizer
+// update -> metrics -> atomic checkpoint. The model-specific part (forward and loss) is a
+// TrainTask; where batches come from is a BatchSource, so this layer needs neither models nor
+// data.
 #pragma once
 
 #include <functional>

@@ -1,4 +1,4 @@
-// cuda_compat.h: the one header every kernel file includes (DESIGN §4.6).
+// cuda_compat.h: the one header every kernel file includes (src/kernels/cuda/README.md).
 //
 // Under nvcc it is a thin pass-through. Under a host compiler (g++/clang++) it is an emulator
 // that runs the same kernels on the CPU, so tests execute real CUDA code on machines without
@@ -17,7 +17,7 @@
 // slot that another thread writes later in the schedule); CUDAEMU_STACK_KB sets the fiber stack
 // size (64 KiB by default; overflow hits a guard page).
 //
-// Pitfalls worth knowing (shared/reference/cuda-emulation.md §3.6): static __shared__ keeps
+// Pitfalls worth knowing (src/kernels/cuda/README.md, "Pitfalls"): static __shared__ keeps
 // the previous block's values; shared-memory overflows are not detected; threads that return
 // before a __syncthreads count as arrived; __expf/rsqrtf are exact here; no CUB, no inline PTX,
 // no grid-wide sync, no __CUDA_ARCH__ branches; do not `using namespace std` in kernel files

@@ -1,7 +1,7 @@
-// The GPU side of DESIGN §4.6's elementwise scheme: a per-element body is a functor with a
-// `__host__ __device__ void operator()(int64_t i) const`; for_each_index runs it as a
-// grid-stride kernel (cpu::pointwise_for runs such a body as an OpenMP loop). Also the mapping
-// from the framework's 16-bit storage types to CUDA's bit-compatible ones.
+// The GPU side of the elementwise scheme (src/README.md, decision 6): a per-element body is a
+// functor with a `__host__ __device__ void operator()(int64_t i) const`; for_each_index runs
+// it as a grid-stride kernel (cpu::pointwise_for runs such a body as an OpenMP loop). Also the
+// mapping from the framework's 16-bit storage types to CUDA's bit-compatible ones.
 #pragma once
 
 #include <algorithm>

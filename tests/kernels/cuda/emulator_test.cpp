@@ -138,8 +138,9 @@ TEST(CudaEmulator, InvalidLaunchesAreRuntimeErrors) {
   cudaGetLastError();
 }
 
-// DESIGN §4.6: one functor, an OpenMP loop on the CPU and a grid-stride kernel on the GPU.
-// 600001 elements need three passes of the 1024 x 256 grid; each index must be visited once.
+// src/README.md, decision 6: one functor, an OpenMP loop on the CPU and a grid-stride kernel on
+// the GPU. 600001 elements need three passes of the 1024 x 256 grid; each index must be visited
+// once.
 TEST(CudaEmulator, ForEachIndexRunsTheCpuFunctorOnceForEveryIndex) {
   const int64_t n = 600001;
   const std::vector<float> x = testing::random_values<float>(n, 0.f, 1.f, 8);

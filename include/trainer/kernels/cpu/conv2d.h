@@ -1,4 +1,4 @@
-// 2-D convolution on the CPU backend through oneDNN (DESIGN §4.5).
+// 2-D convolution on the CPU backend through oneDNN (src/README.md, decision 5).
 // Activations NHWC, weights OHWI ([out, kh, kw, in/groups]); padding explicit per side, so
 // TF 'SAME' (asymmetric) padding is just a choice of the four numbers.
 #pragma once

@@ -1,6 +1,6 @@
-// The CPU side of DESIGN §4.6's elementwise scheme: one per-element body, run by an OpenMP
-// loop here and by a grid-stride kernel on the GPU. Small loops stay on the calling thread,
-// where waking the pool would cost more than the work.
+// The CPU side of the elementwise scheme (src/README.md, decision 6): one per-element body,
+// run by an OpenMP loop here and by a grid-stride kernel on the GPU. Small loops stay on the
+// calling thread, where waking the pool would cost more than the work.
 #pragma once
 
 #include <cstdint>
