@@ -145,6 +145,45 @@ data::LoaderOptions loader_options(const Pipeline& p, Split split) {
   return o;
 }
 
+train::LearningRateSchedule learning_rate_schedule(const config::LearningRate& lr) {
+  using Kind = train::LearningRateSchedule::Kind;
+  train::LearningRateSchedule s;
+  if (lr.has_cosine_decay_learning_rate()) {
+    const auto& cd = lr.cosine_decay_learning_rate();
+    s.kind = Kind::CosineWithWarmup;
+    s.base = cd.learning_rate_base();
+    s.total_steps = cd.total_steps();
+    s.warmup_lr = cd.warmup_learning_rate();
+    s.warmup_steps = cd.warmup_steps();
+    s.hold_steps = cd.hold_base_rate_steps();
+    s.cosine_from_step_zero = cd.cosine_from_step_zero();
+  } else if (lr.has_exponential_decay_learning_rate()) {
+    const auto& ed = lr.exponential_decay_learning_rate();
+    s.kind = Kind::ExponentialDecay;
+    s.base = ed.initial_learning_rate();
+    s.decay_steps = ed.decay_steps();
+    s.decay_factor = ed.decay_factor();
+    s.staircase = ed.staircase();
+    s.burnin_lr = ed.burnin_learning_rate();
+    s.burnin_steps = ed.burnin_steps();
+    s.min_lr = ed.min_learning_rate();
+  } else if (lr.has_manual_step_learning_rate()) {
+    const auto& ms = lr.manual_step_learning_rate();
+    s.kind = Kind::ManualStep;
+    s.base = ms.initial_learning_rate();
+    s.rates = {ms.initial_learning_rate()};
+    for (const auto& entry : ms.schedule()) {
+      s.boundaries.push_back(entry.step());
+      s.rates.push_back(entry.learning_rate());
+    }
+    s.manual_warmup = ms.warmup();
+  } else {
+    s.kind = Kind::Constant;
+    s.base = lr.constant_learning_rate().learning_rate();
+  }
+  return s;
+}
+
 train::TrainerOptions trainer_options(const Pipeline& p) {
   const config::TrainConfig& tc = p.config.train_config();
   const config::Classifier& c = p.config.model().classifier();
@@ -157,20 +196,7 @@ train::TrainerOptions trainer_options(const Pipeline& p) {
   o.optimizer.weight_decay = c.weight_decay().value();
   o.optimizer.decay_norm_params = !c.weight_decay().exclude_batch_norm();
   o.optimizer.decay_biases = !c.weight_decay().exclude_bias();
-  const config::LearningRate& lr = m.learning_rate();
-  if (lr.has_cosine_decay_learning_rate()) {
-    const auto& cd = lr.cosine_decay_learning_rate();
-    o.schedule.kind = train::LearningRateSchedule::Kind::CosineWithWarmup;
-    o.schedule.base = cd.learning_rate_base();
-    o.schedule.total_steps = cd.total_steps();
-    o.schedule.warmup_lr = cd.warmup_learning_rate();
-    o.schedule.warmup_steps = cd.warmup_steps();
-    o.schedule.hold_steps = cd.hold_base_rate_steps();
-    o.schedule.cosine_from_step_zero = cd.cosine_from_step_zero();
-  } else {
-    o.schedule.kind = train::LearningRateSchedule::Kind::Constant;
-    o.schedule.base = lr.constant_learning_rate().learning_rate();
-  }
+  o.schedule = learning_rate_schedule(m.learning_rate());
   const config::PrecisionConfig& pr = p.config.precision();
   if (pr.has_static_loss_scale()) {
     o.loss_scaling.mode = train::LossScalerOptions::Mode::Static;

@@ -47,7 +47,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"model.classifier.preprocessing.mean"},
       {"model.classifier.preprocessing.stddev"},
 
-      // Training: momentum SGD, constant or cosine LR, clipping.
+      // Training: momentum SGD, the TF OD API's four LR schedules, clipping.
       {"train_config.batch_size"},
       {"train_config.num_steps"},
       {"train_config.gradient_clipping_by_norm"},
@@ -70,6 +70,11 @@ std::span<const ImplementedField> implemented_fields() {
        ".hold_base_rate_steps"},
       {"train_config.optimizer.momentum_optimizer.learning_rate.cosine_decay_learning_rate"
        ".cosine_from_step_zero"},
+      {"train_config.optimizer.momentum_optimizer.learning_rate.exponential_decay_learning_rate"
+       ".{initial_learning_rate,decay_steps,decay_factor,staircase,burnin_learning_rate,burnin_steps,"
+       "min_learning_rate}"},
+      {"train_config.optimizer.momentum_optimizer.learning_rate.manual_step_learning_rate"
+       ".{initial_learning_rate,schedule.step,schedule.learning_rate,warmup}"},
 
       // Input: classification sources, order and loader depth.
       // Evaluation order does not change its metrics; training always shuffles.

@@ -95,6 +95,32 @@ void check_learning_rate(const LearningRate& lr, const std::string& at, Checker&
   if (lr.has_constant_learning_rate())
     check.at_least(lr.constant_learning_rate().learning_rate(), 0,
                    at + ".constant_learning_rate.learning_rate");
+  if (lr.has_exponential_decay_learning_rate()) {
+    const ExponentialDecayLearningRate& e = lr.exponential_decay_learning_rate();
+    const std::string x = at + ".exponential_decay_learning_rate";
+    check.at_least(e.initial_learning_rate(), 0, x + ".initial_learning_rate");
+    check.above(e.decay_steps(), 0, x + ".decay_steps");
+    check.above(e.decay_factor(), 0, x + ".decay_factor");
+    check.at_least(e.burnin_learning_rate(), 0, x + ".burnin_learning_rate");
+    check.at_least(e.min_learning_rate(), 0, x + ".min_learning_rate");
+  }
+  if (lr.has_manual_step_learning_rate()) {
+    // The API's manual_stepping raises on each of these.
+    const ManualStepLearningRate& m = lr.manual_step_learning_rate();
+    const std::string x = at + ".manual_step_learning_rate";
+    check.at_least(m.initial_learning_rate(), 0, x + ".initial_learning_rate");
+    check.require(m.schedule_size() > 0, x + ".schedule", "is empty; give at least one { step learning_rate }");
+    for (int i = 0; i < m.schedule_size(); ++i) {
+      const std::string entry = str(x, ".schedule[", i, "]");
+      check.at_least(m.schedule(i).learning_rate(), 0, entry + ".learning_rate");
+      if (i == 0)
+        check.above(m.schedule(i).step(), 0, entry + ".step");
+      else
+        check.require(m.schedule(i).step() > m.schedule(i - 1).step(), entry + ".step",
+                      "must be greater than the previous entry's step (", m.schedule(i - 1).step(), "), got ",
+                      m.schedule(i).step());
+    }
+  }
   if (!lr.has_cosine_decay_learning_rate()) return;
   const CosineDecayLearningRate& cosine = lr.cosine_decay_learning_rate();
   const std::string c = at + ".cosine_decay_learning_rate";

@@ -25,7 +25,7 @@ bool LossScaler::unscale_and_check(Tensor& grads) {
     return false;
   }
   if (++good_steps_ >= options_.growth_interval) {
-    scale_ *= options_.growth_factor;
+    scale_ = std::min(options_.max_scale, scale_ * options_.growth_factor);
     good_steps_ = 0;
   }
   return true;

@@ -33,6 +33,8 @@ std::shared_ptr<data::Dataset> build_dataset(const Pipeline& p, Split split);
 std::shared_ptr<data::ImageTransform> build_transform(const Pipeline& p, Split split);
 data::LoaderOptions loader_options(const Pipeline& p, Split split);
 train::TrainerOptions trainer_options(const Pipeline& p);
+// The schedule a `learning_rate` message describes (its oneof decides the kind).
+train::LearningRateSchedule learning_rate_schedule(const config::LearningRate& lr);
 
 // eval/predict: --checkpoint, else the newest in runtime.model_dir; an Error if neither.
 std::string checkpoint_to_load(const Pipeline& p, const CliArgs& args);

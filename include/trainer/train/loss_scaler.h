@@ -1,7 +1,9 @@
 // Loss scaling for fp16 training: the loss is multiplied by `scale` before backward so small
 // gradients survive in fp16; gradients are divided by it again before the update. Dynamic
-// scaling halves the scale and skips the step when a gradient overflowed, and doubles it
-// after `growth_interval` clean steps (the scheme of TF's and PyTorch's dynamic scalers).
+// scaling multiplies the scale by backoff_factor (never below min_scale) and skips the step when
+// a gradient overflowed, and multiplies it by growth_factor (never above max_scale) after
+// `growth_interval` clean steps in a row — the scheme of PyTorch's GradScaler and TF's dynamic
+// loss scale; the bounds are Apex's (1 and 2^24).
 #pragma once
 
 #include <cstdint>
@@ -15,7 +17,7 @@ struct LossScalerOptions {
   double initial_scale = 32768.0;  // static: the scale
   int64_t growth_interval = 2000;
   double growth_factor = 2.0, backoff_factor = 0.5;
-  double min_scale = 1.0;
+  double min_scale = 1.0, max_scale = 16777216.0;
 };
 
 class LossScaler {

@@ -1,0 +1,155 @@
+// One training step's arithmetic around the optimizer, against hand-computed values: global-norm
+// clipping as TF's clip_by_global_norm (t * clip / max(norm, clip), the norm logged before
+// clipping), a dynamic loss-scale overflow that leaves weights and momentum untouched, and
+// checkpoints that bring back the optimizer state bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "test_util.h"
+#include "trainer/ops/elementwise.h"
+#include "trainer/ops/reduce.h"
+#include "trainer/ops/tensor_math.h"
+#include "trainer/train/safetensors.h"
+#include "trainer/train/trainer.h"
+
+namespace trainer::train {
+namespace {
+
+// loss = sum(w * cw) + sum(b * cb): the gradients are the constants cw and cb.
+class LinearTask final : public TrainTask {
+ public:
+  LinearTask(std::vector<float> cw, std::vector<float> cb)
+      : w_(store_.add("w", {static_cast<int64_t>(cw.size())}, nn::ParamRole::Weight, nn::Init::constant(1))),
+        b_(store_.add("b", {static_cast<int64_t>(cb.size())}, nn::ParamRole::Bias, nn::Init::constant(-1))),
+        cw_(Tensor::from_floats({static_cast<int64_t>(cw.size())}, cw)),
+        cb_(Tensor::from_floats({static_cast<int64_t>(cb.size())}, cb)) {
+    store_.finalize(7);
+  }
+  nn::ParameterStore& store() override { return store_; }
+  std::string architecture() const override { return "linear"; }
+  Tensor loss(Context& ctx, const TrainBatch&, int64_t) override {
+    return ops::add(ctx, ops::sum(ctx, ops::mul(ctx, w_.value, cw_)), ops::sum(ctx, ops::mul(ctx, b_.value, cb_)));
+  }
+
+ private:
+  nn::ParameterStore store_;
+  nn::Parameter& w_;
+  nn::Parameter& b_;
+  Tensor cw_, cb_;
+};
+
+class NoData final : public BatchSource {
+ public:
+  TrainBatch next() override { return {}; }
+  std::pair<int64_t, int64_t> cursor() const override { return {3, 11}; }
+};
+
+TrainerOptions sgd(double lr, double momentum) {
+  TrainerOptions o;
+  o.schedule.base = lr;
+  o.optimizer.momentum = momentum;
+  o.optimizer.weight_decay = 0;
+  return o;
+}
+
+TEST(TrainerStep, ClipsByGlobalNormLikeTf) {
+  // Gradients (3, 0, 0, 0) and (0, 4): global norm 5.
+  LinearTask task({3, 0, 0, 0}, {0, 4});
+  MetricsLog log;
+  TrainerOptions o = sgd(1.0, 0.0);
+  o.clip_gradient_norm = 2.5;  // scale 2.5 / 5 = 0.5
+  Trainer trainer(task, o, log);
+  const StepResult r = trainer.step({});
+  EXPECT_TRUE(r.applied);
+  EXPECT_DOUBLE_EQ(r.grad_norm, 5.0);  // before clipping, as TF's global_norm output
+  EXPECT_EQ(task.store().values().to_floats(), (std::vector<float>{1 - 1.5f, 1, 1, 1, -1, -1 - 2.f}));
+}
+
+TEST(TrainerStep, GradientsUnderTheClipNormAreLeftAlone) {
+  LinearTask task({3, 0, 0, 0}, {0, 4});
+  MetricsLog log;
+  TrainerOptions o = sgd(0.5, 0.0);
+  o.clip_gradient_norm = 5.0;  // not above the norm: untouched
+  Trainer trainer(task, o, log);
+  trainer.step({});
+  EXPECT_EQ(task.store().values().to_floats(), (std::vector<float>{1 - 1.5f, 1, 1, 1, -1, -1 - 2.f}));
+}
+
+TEST(TrainerStep, OverflowingStepLeavesWeightsAndMomentumUntouched) {
+  LinearTask task({4, 1, 1, 1}, {1, 1});
+  MetricsLog log;
+  TrainerOptions o = sgd(0.1, 0.9);
+  o.loss_scaling.mode = LossScalerOptions::Mode::Dynamic;
+  o.loss_scaling.initial_scale = 1e38;  // 4 * 1e38 overflows float: inf in the gradients
+  Trainer trainer(task, o, log);
+  const std::vector<float> before = task.store().values().to_floats();
+  const StepResult r = trainer.step({});
+  EXPECT_FALSE(r.applied);
+  EXPECT_TRUE(std::isfinite(r.loss));
+  EXPECT_EQ(task.store().values().to_floats(), before);
+  // The scale backed off; the next step (0.5e38 * 4 is finite) applies.
+  const StepResult next = trainer.step({});
+  EXPECT_EQ(next.loss_scale, 5e37);
+  EXPECT_TRUE(next.applied);
+  // Momentum holds only the applied step's gradient: w -= 0.1 * g.
+  const std::vector<float> after = task.store().values().to_floats();
+  EXPECT_NEAR(after[0], 1 - 0.1f * 4, 1e-6);
+  EXPECT_NEAR(after[4], -1 - 0.1f, 1e-6);
+}
+
+std::vector<uint32_t> bits(const Tensor& t) {
+  std::vector<uint32_t> out(t.numel());
+  std::memcpy(out.data(), t.data<float>(), out.size() * 4);
+  return out;
+}
+
+TEST(TrainerCheckpoint, ResumeRestoresWeightsMomentumStepAndLossScaleExactly) {
+  testing::ScratchDir dir;
+  TrainerOptions o = sgd(0.05, 0.875);
+  o.optimizer.weight_decay = 0.01;
+  o.model_dir = dir.path();
+  o.loss_scaling.mode = LossScalerOptions::Mode::Dynamic;
+  o.loss_scaling.initial_scale = 256;
+  o.loss_scaling.growth_interval = 5;
+  MetricsLog log;
+  LinearTask a({0.3f, -1.7f, 2.2f, 0.9f}, {1.1f, -0.4f});
+  Trainer first(a, o, log);
+  for (int i = 0; i < 3; ++i) first.step({});
+  NoData source;
+  const std::optional<std::string> path = first.save(source);
+  ASSERT_TRUE(path.has_value());
+  const Tensor saved_momentum = read_safetensors(*path).tensors.at("optimizer.momentum");
+  ASSERT_GT(math::squared_norm(saved_momentum), 0.0);
+
+  LinearTask b({0.3f, -1.7f, 2.2f, 0.9f}, {1.1f, -0.4f});
+  b.store().values().fill_(123.f);
+  Trainer second(b, o, log);
+  const auto state = second.resume();
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->step, 3);
+  EXPECT_EQ(second.steps_done(), 3);
+  EXPECT_EQ(second.resume_cursor(), (std::pair<int64_t, int64_t>{3, 11}));
+  EXPECT_EQ(state->loss_scale, 256);
+  EXPECT_EQ(state->loss_scale_good_steps, 3);
+  EXPECT_EQ(bits(b.store().values()), bits(a.store().values()));
+  // The resumed momentum buffer is the saved one: saving again right away writes the same bits.
+  const std::optional<std::string> again = second.save(source);
+  ASSERT_EQ(again, path);
+  EXPECT_EQ(bits(read_safetensors(*again).tensors.at("optimizer.momentum")), bits(saved_momentum));
+
+  // And it matters: two more steps agree to the bit with the uninterrupted run, while a run that
+  // lost its momentum (same weights, fresh optimizer) does not.
+  LinearTask c({0.3f, -1.7f, 2.2f, 0.9f}, {1.1f, -0.4f});
+  c.store().values().copy_from(a.store().values());
+  TrainerOptions no_dir = o;
+  no_dir.model_dir.clear();
+  Trainer forgetful(c, no_dir, log);
+  for (Trainer* t : {&first, &second, &forgetful}) t->step({}), t->step({});
+  EXPECT_EQ(bits(b.store().values()), bits(a.store().values()));
+  EXPECT_NE(bits(c.store().values()), bits(a.store().values()));
+}
+
+}  // namespace
+}  // namespace trainer::train
