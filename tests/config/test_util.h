@@ -22,6 +22,9 @@ inline const char* const kTfodConfigs[] = {
     "configs/tfod/ssd320_full_8gpus.config",
     "configs/tfod/ssd_resnet50_v1_fpn_640x640_coco17_tpu-8.config",
     "configs/tfod/ssd_efficientdet_d0_512x512_coco17_tpu-8.config",
+    "configs/tfod/ssd320_full_1gpus.config",
+    "configs/tfod/ssd320_full_4gpus.config",
+    "configs/tfod/ssd320_bench.config",
 };
 
 // Writes `text` to a fresh file named after the running test and returns its path.
