@@ -14,7 +14,7 @@ import time
 SLOW = "FashionMnist"  # the one-epoch accuracy test: too coarse to be the net, and 100 s
 
 TRAIN = (["train_tests"], r"^train\.")
-TASK = (["cli_task_tests"], r"^cli\.(ClassificationTask|Mixup)")
+TASK = (["tasks_tests"], r"^tasks\.")
 OPS = (["ops_tests"], r"^ops\.")
 
 MUTANTS = [
@@ -82,15 +82,15 @@ MUTANTS = [
      "if (optimizer_state) tensors.push_back({kOptimizer, *optimizer_state});",
      "if (optimizer_state) tensors.push_back({kOptimizer, Tensor::zeros(optimizer_state->shape(), DType::F32)});",
      TRAIN),
-    # --- the classification task (src/cli/classification_task.cpp)
-    ("mixup-pairs-neighbours", "src/cli/classification_task.cpp",
+    # --- the classification task (src/tasks)
+    ("mixup-pairs-neighbours", "src/tasks/mixup.cpp",
      "const int64_t j = n - 1 - i;", "const int64_t j = (i + 1) % n;", TASK),
-    ("mixup-beta-a-1", "src/cli/classification_task.cpp",
+    ("mixup-beta-a-1", "src/tasks/mixup.cpp",
      "rng.beta(alpha, alpha)", "rng.beta(alpha, 1.0)", TASK),
-    ("mixup-targets-unsmoothed", "src/cli/classification_task.cpp",
+    ("mixup-targets-unsmoothed", "src/tasks/mixup.cpp",
      "on = 1.f - smoothing;", "on = 1.f;", TASK),
-    ("task-ignores-smoothing", "src/cli/classification_task.cpp",
-     "batch.labels, loss_.label_smoothing);", "batch.labels, 0.f);", TASK),
+    ("task-ignores-smoothing", "src/tasks/classification_task.cpp",
+     "classifier_.label_smoothing());", "0.f);", TASK),
     # --- src/kernels/cpu and src/ops
     ("relu6-clamps-at-5.5", "src/kernels/cpu/activation.cpp",
      "(v > 6.f ? 6.f : v)", "(v > 5.5f ? 5.5f : v)", OPS),
@@ -156,8 +156,9 @@ def main():
             with open(full, "w") as f:
                 f.write(text)
         verdict = {"fail": "caught", "build": "caught (does not compile)", "pass": "SURVIVED"}[status]
-        failed = [line.split(" - ")[-1].split()[0] for line in log.splitlines()
-                  if "(Failed)" in line or "***Failed" in line]
+        # ctest's summary lines: "    221 - train.Suite.Name (Failed)"
+        failed = [line.split(" - ", 1)[1].split()[0] for line in log.splitlines()
+                  if " - " in line and "(Failed)" in line]
         detail = ", ".join(failed[:3]) if failed else ""
         rows.append((name, path, verdict, f"{detail} ({time.time() - start:.0f} s)"))
         print(f"{verdict:26} {name:34} {detail}", flush=True)

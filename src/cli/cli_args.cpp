@@ -9,14 +9,16 @@ namespace trainer::cli {
 
 std::string usage() {
   return "usage: trainer --config FILE.pbtxt [--mode train|eval|benchmark|predict|summary]\n"
-         "               [--override 'TEXT PROTO']... [--log-json PATH] [--checkpoint PATH] [IMAGE...]\n"
+         "               [--override 'TEXT PROTO']... [--log-json PATH] [--checkpoint PATH]\n"
+         "               [--output DIR] [IMAGE...]\n"
          "       trainer coco-eval --annotations GT.json --detections DT.json [--stats-json OUT.json]\n"
          "\n"
          "  --config      the pipeline config (TF Object Detection API text format, plus trainer's sections)\n"
-         "  --mode        train (default), eval, benchmark, predict (top-5 of IMAGE files), summary\n"
+         "  --mode        train (default), eval, benchmark, predict (IMAGE files), summary\n"
          "  --override    text proto merged over the config, e.g. 'train_config { batch_size: 64 }'\n"
          "  --log-json    append DLLogger-style JSON lines to PATH\n"
-         "  --checkpoint  eval/predict: use this checkpoint instead of the newest in runtime.model_dir\n";
+         "  --checkpoint  eval/predict: use this checkpoint instead of the newest in runtime.model_dir\n"
+         "  --output      predict: write the images with their detections drawn into DIR\n";
 }
 
 namespace {
@@ -49,7 +51,7 @@ std::optional<CliArgs> parse_args(int argc, char** argv) {
     }
     auto take = [&]() -> std::string {
       if (has_inline) return value;
-      TRAINER_CHECK(i + 1 < argc, a, " needs a value\n", usage());
+      TRAINER_CHECK(i + 1 < argc, a, " needs a value (see trainer --help)");
       return argv[++i];
     };
     if (a == "-h" || a == "--help") {
@@ -66,16 +68,18 @@ std::optional<CliArgs> parse_args(int argc, char** argv) {
       args.log_json = take();
     } else if (a == "--checkpoint") {
       args.checkpoint = take();
+    } else if (a == "--output") {
+      args.output_dir = take();
     } else if (a.rfind("-", 0) == 0) {
-      fail("unknown option ", a, "\n", usage());
+      fail("unknown option ", a, " (see trainer --help)");
     } else {
       args.images.push_back(a);
     }
   }
-  TRAINER_CHECK(!args.config_path.empty(), "--config is required\n", usage());
+  TRAINER_CHECK(!args.config_path.empty(), "--config is required (see trainer --help)");
   TRAINER_CHECK(args.images.empty() || (mode_given && args.mode == Mode::Predict), "unexpected argument ",
                 args.images.empty() ? "" : args.images[0], " (image files are for --mode predict)");
-  TRAINER_CHECK(args.mode != Mode::Predict || !args.images.empty(), "--mode predict needs image files to classify");
+  TRAINER_CHECK(args.mode != Mode::Predict || !args.images.empty(), "--mode predict needs image files");
   return args;
 }
 

@@ -8,13 +8,11 @@
 #include <cstdio>
 #include <vector>
 
-#include "trainer/cli/classification_task.h"
 #include "trainer/cli/modes.h"
 #include "trainer/cli/pipeline.h"
 #include "trainer/core/log.h"
 #include "trainer/core/parallel.h"
-#include "trainer/core/random.h"
-#include "trainer/ops/tensor_math.h"
+#include "trainer/tasks/data_batch.h"
 
 namespace trainer::cli {
 namespace {
@@ -37,19 +35,6 @@ double mean(const std::vector<double>& v) {
   return v.empty() ? 0 : s / static_cast<double>(v.size());
 }
 
-// A fixed random batch: what NVIDIA's synthetic mode feeds (no input pipeline cost).
-train::TrainBatch synthetic_batch(const Pipeline& p, int64_t batch) {
-  const config::Classifier& c = p.config.model().classifier();
-  const int64_t side = c.image_size(), channels = c.input_channels();
-  Tensor images = Tensor::empty({batch, side, side, channels}, DType::F32);
-  Tensor labels = Tensor::empty({batch}, DType::I32);
-  Philox rng(p.seed, 0x73796e7468ull);
-  float* x = images.data<float>();
-  for (int64_t i = 0; i < images.numel(); ++i) x[i] = rng.normal();
-  for (int64_t i = 0; i < batch; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>(rng.below(c.num_classes()));
-  return {math::cast(images, p.compute_dtype), labels};
-}
-
 double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -60,33 +45,30 @@ double peak_rss_mib() {
 
 int run_benchmark(const CliArgs& args, MetricsLog& log) {
   Pipeline p = load_pipeline(args);
+  tasks::Task& task = *p.task;
   const config::BenchmarkConfig& b = p.config.benchmark();
-  const config::Classifier& c = p.config.model().classifier();
   const int64_t train_batch = p.config.train_config().batch_size();
   const int64_t infer_batch = b.inference_batch_size() > 0 ? b.inference_batch_size() : train_batch;
 
   // Training: the real step (forward, backward, optimizer), no checkpoints.
   train::TrainerOptions options = trainer_options(p);
   options.model_dir.clear();
-  ClassificationTask task(*p.model, {c.label_smoothing(), c.mixup_alpha(), p.seed});
   MetricsLog quiet;
   train::Trainer trainer(task, options, quiet);
   std::unique_ptr<data::Loader> loader;
-  if (!b.synthetic_data())
-    loader = std::make_unique<data::Loader>(build_dataset(p, Split::Train), build_transform(p, Split::Train),
-                                            loader_options(p, Split::Train));
-  const train::TrainBatch fixed = synthetic_batch(p, train_batch);
-  auto next_batch = [&]() -> train::TrainBatch {
-    if (!loader) return fixed;
-    auto batch = loader->next();
-    return {batch->images, batch->labels};
-  };
+  if (!b.synthetic_data()) loader = task.loader(tasks::Split::Train);
+  const tasks::DataBatch fixed(task.synthetic_batch(train_batch));
   std::vector<double> train_ips;
   const int64_t train_total = b.warmup_steps() + b.steps();
   for (int64_t s = 0; s < train_total; ++s) {
-    const train::TrainBatch batch = next_batch();  // data time counts: NVIDIA's hooks time the whole step
+    // Data time counts when the loader runs: NVIDIA's hooks time the whole step.
     const auto t0 = Clock::now();
-    trainer.step(batch);
+    if (loader) {
+      const tasks::DataBatch batch(std::move(*loader->next()));
+      trainer.step(batch);
+    } else {
+      trainer.step(fixed);
+    }
     const double dt = seconds_since(t0);
     if (s >= static_cast<int64_t>(b.warmup_steps())) train_ips.push_back(static_cast<double>(train_batch) / dt);
     log_info("benchmark train step ", s + 1, "/", train_total, s < static_cast<int64_t>(b.warmup_steps()) ? " (warm-up)" : "",
@@ -95,15 +77,15 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
   loader.reset();
   const double train_rss = peak_rss_mib();
 
-  // Inference: eval-mode forward (folded conv+bn+relu), no tape.
+  // Inference as deployed: eval-mode forward (folded conv+bn+act) and post-processing, no tape.
   Context ctx;
-  ctx.compute_dtype = p.compute_dtype;
-  const train::TrainBatch infer = synthetic_batch(p, infer_batch);
+  ctx.compute_dtype = p.run.compute_dtype;
+  const data::Batch infer = task.synthetic_batch(infer_batch);
   std::vector<double> latency_ms, infer_ips;
   const int64_t infer_total = b.inference_warmup_steps() + b.inference_steps();
   for (int64_t s = 0; s < infer_total; ++s) {
     const auto t0 = Clock::now();
-    const Tensor logits = p.model->forward(ctx, infer.images);
+    task.infer(ctx, infer);
     const double dt = seconds_since(t0);
     if (s >= static_cast<int64_t>(b.inference_warmup_steps())) {
       latency_ms.push_back(dt * 1e3);
@@ -112,9 +94,9 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
   }
 
   const double train_rate = mean(train_ips), infer_rate = mean(infer_ips);
-  std::printf("model: %s  train batch %lld  inference batch %lld  dtype %s  threads %d\n", p.model->architecture(),
+  std::printf("model: %s  train batch %lld  inference batch %lld  dtype %s  threads %d\n", task.architecture().c_str(),
               static_cast<long long>(train_batch), static_cast<long long>(infer_batch),
-              std::string(dtype_name(p.compute_dtype)).c_str(), num_threads());
+              std::string(dtype_name(p.run.compute_dtype)).c_str(), num_threads());
   std::printf("train imgs/sec: %.3f\n", train_rate);
   std::printf("infer imgs/sec: %.3f\n", infer_rate);
   if (!latency_ms.empty())
@@ -123,7 +105,7 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
   std::printf("peak RSS MiB: %.1f (after training %.1f)\n", peak_rss_mib(), train_rss);
   std::fflush(stdout);
   MetricMap m = {{"train.imgs_per_sec", train_rate}, {"infer.imgs_per_sec", infer_rate},
-                 {"parameters", p.model->store().count()}, {"peak_rss_mib", peak_rss_mib()}};
+                 {"parameters", task.store().count()}, {"peak_rss_mib", peak_rss_mib()}};
   if (!latency_ms.empty()) {
     m["infer.latency_ms.p50"] = percentile(latency_ms, 0.5);
     m["infer.latency_ms.p90"] = percentile(latency_ms, 0.9);

@@ -1,5 +1,5 @@
-#include "trainer/cli/evaluate.h"
 #include "trainer/cli/modes.h"
+#include "trainer/cli/pipeline.h"
 #include "trainer/core/log.h"
 #include "trainer/train/checkpoint.h"
 
@@ -8,9 +8,9 @@ namespace trainer::cli {
 int run_eval(const CliArgs& args, MetricsLog& log) {
   Pipeline p = load_pipeline(args);
   const std::string path = checkpoint_to_load(p, args);
-  const train::TrainingState s = train::load_checkpoint(path, p.model->store(), nullptr);
+  const train::TrainingState s = train::load_checkpoint(path, p.task->store(), nullptr);
   log_info("evaluating ", path, " (step ", s.step, ")");
-  report(evaluate_classifier(p), log);
+  log.metric(p.task->evaluate({p.config.runtime().model_dir(), s.step}));
   return 0;
 }
 

@@ -36,16 +36,13 @@ class LayerTable final : public LayerObserver {
 
 int run_summary(const CliArgs& args, MetricsLog& log) {
   Pipeline p = load_pipeline(args);
-  const config::Classifier& c = p.config.model().classifier();
-  const int64_t side = c.image_size();
   LayerTable table;
-  Tape unused;  // a tape (never run) keeps conv, batchnorm and activation as separate rows
-  Context ctx{&unused, false, DType::F32, &table};
-  p.model->forward(ctx, Tensor::zeros({1, side, side, static_cast<int64_t>(c.input_channels())}, DType::F32));
-  std::printf("model: %s, input %lldx%lldx%u\n", p.model->architecture(), static_cast<long long>(side),
-              static_cast<long long>(side), c.input_channels());
-  table.print(p.model->store().count());
-  log.metric({{"parameters", p.model->store().count()}});
+  p.task->trace(table);
+  const Shape input = p.task->input_shape();
+  std::printf("model: %s, input %lldx%lldx%lld\n", p.task->architecture().c_str(), static_cast<long long>(input[0]),
+              static_cast<long long>(input[1]), static_cast<long long>(input[2]));
+  table.print(p.task->store().count());
+  log.metric({{"parameters", p.task->store().count()}});
   return 0;
 }
 

@@ -3,10 +3,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "trainer/cli/classification_task.h"
-#include "trainer/cli/evaluate.h"
 #include "trainer/cli/modes.h"
+#include "trainer/cli/pipeline.h"
 #include "trainer/core/log.h"
+#include "trainer/tasks/data_batch.h"
 
 namespace trainer::cli {
 namespace {
@@ -14,37 +14,18 @@ namespace {
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
 
-class LoaderSource final : public train::BatchSource {
- public:
-  explicit LoaderSource(data::Loader& loader) : loader_(loader) {}
-  train::TrainBatch next() override {
-    std::optional<data::Batch> b = loader_.next();
-    TRAINER_ASSERT(b.has_value());  // training loaders never end
-    return {std::move(b->images), std::move(b->labels)};
-  }
-  std::pair<int64_t, int64_t> cursor() const override {
-    const data::LoaderCursor c = loader_.cursor();
-    return {c.epoch, c.batch};
-  }
-
- private:
-  data::Loader& loader_;
-};
-
 }  // namespace
 
 int run_train(const CliArgs& args, MetricsLog& log) {
   Pipeline p = load_pipeline(args);
-  const config::Classifier& c = p.config.model().classifier();
-  ClassificationTask task(*p.model, {c.label_smoothing(), c.mixup_alpha(), p.seed});
   train::TrainerOptions options = trainer_options(p);
   // SIGINT/SIGTERM: finish the step in flight, write a checkpoint, exit; a rerun resumes.
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   options.should_stop = [] { return g_stop.load(); };
-  train::Trainer trainer(task, options, log);
+  train::Trainer trainer(*p.task, options, log);
   trainer.resume();
-  log.metric({{"parameters", p.model->store().count()}});
+  log.metric({{"parameters", p.task->store().count()}});
   if (!options.model_dir.empty()) {
     std::filesystem::create_directories(options.model_dir);
     std::ofstream(std::filesystem::path(options.model_dir) / "pipeline.pbtxt") << p.config_text;
@@ -54,16 +35,16 @@ int run_train(const CliArgs& args, MetricsLog& log) {
              options.model_dir);
   } else {
     const auto [epoch, batch] = trainer.resume_cursor();
-    data::Loader loader(build_dataset(p, Split::Train), build_transform(p, Split::Train),
-                        loader_options(p, Split::Train), data::LoaderCursor{epoch, batch});
-    LoaderSource source(loader);
+    std::unique_ptr<data::Loader> loader = p.task->loader(tasks::Split::Train, data::LoaderCursor{epoch, batch});
+    tasks::LoaderSource source(*loader);
     trainer.run(source);
     if (g_stop.load()) {
       log_warn("stopped by a signal after step ", trainer.steps_done(), "; rerun the same command to resume");
       return 130;
     }
   }
-  if (p.config.has_eval_input_reader()) report(evaluate_classifier(p), log);
+  if (p.config.has_eval_input_reader())
+    log.metric(p.task->evaluate({options.model_dir, trainer.steps_done()}));
   return 0;
 }
 

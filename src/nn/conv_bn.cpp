@@ -11,8 +11,8 @@ Conv2d::Conv2d(std::string name, ParameterStore& store, const Conv2dConfig& c) :
   const int64_t in_per_group = c.in_channels / c.groups;
   const int64_t fan = c.init_fan_out ? c.kernel * c.kernel * c.out_channels / c.groups : c.kernel * c.kernel * in_per_group;
   weight_ = &store.add(child("weight"), {c.out_channels, c.kernel, c.kernel, in_per_group}, ParamRole::Weight,
-                       Init::variance_scaling(c.init_scale, fan));
-  if (c.bias) bias_ = &store.add(child("bias"), {c.out_channels}, ParamRole::Bias, Init::zeros());
+                       c.weight_init.value_or(Init::variance_scaling(c.init_scale, fan)));
+  if (c.bias) bias_ = &store.add(child("bias"), {c.out_channels}, ParamRole::Bias, c.bias_init);
 }
 
 ops::Conv2dOptions Conv2d::options(Activation act) const {
@@ -57,13 +57,20 @@ Tensor BatchNorm::forward(Context& ctx, const Tensor& x, Activation act) const {
 
 ConvBnAct::ConvBnAct(std::string name, ParameterStore& store, const Conv2dConfig& conv, const BatchNormConfig& bn,
                      Activation act)
-    : Module(name), store_(store), conv_(child("conv"), store, conv), bn_(child("bn"), store, bn), act_(act) {
+    : Module(name), store_(store), own_conv_(std::make_unique<Conv2d>(child("conv"), store, conv)),
+      conv_(own_conv_.get()), bn_(child("bn"), store, bn), act_(act) {
   TRAINER_CHECK(bn.channels == conv.out_channels, "conv/bn ", this->name(), ": channel counts differ");
+}
+
+ConvBnAct::ConvBnAct(std::string name, ParameterStore& store, const Conv2d& shared, const BatchNormConfig& bn,
+                     Activation act)
+    : Module(name), store_(store), conv_(&shared), bn_(child("bn"), store, bn), act_(act) {
+  TRAINER_CHECK(bn.channels == shared.config().out_channels, "conv/bn ", this->name(), ": channel counts differ");
 }
 
 void ConvBnAct::refold() const {
   // w'[o] = w[o] * gamma[o] / sqrt(var[o] + eps); b'[o] = beta[o] - mean[o] * gamma[o] / sqrt(var[o] + eps)
-  const Tensor& w = conv_.weight().value;
+  const Tensor& w = conv_->weight().value;
   const int64_t out = w.dim(0), per_out = w.numel() / out;
   folded_weight_ = Tensor::empty(w.shape(), DType::F32);
   folded_bias_ = Tensor::empty({out}, DType::F32);
@@ -72,7 +79,7 @@ void ConvBnAct::refold() const {
   const float* b = bn_.beta().value.data<float>();
   const float* m = bn_.running_mean().value.data<float>();
   const float* v = bn_.running_var().value.data<float>();
-  const float* cb = conv_.bias() ? conv_.bias()->value.data<float>() : nullptr;
+  const float* cb = conv_->bias() ? conv_->bias()->value.data<float>() : nullptr;
   float* fw = folded_weight_.data<float>();
   float* fb = folded_bias_.data<float>();
   for (int64_t o = 0; o < out; ++o) {
@@ -85,13 +92,13 @@ void ConvBnAct::refold() const {
 
 Tensor ConvBnAct::forward(Context& ctx, const Tensor& x) const {
   if (ctx.tape || ctx.training) {
-    Tensor y = conv_.forward(ctx, x);
+    Tensor y = conv_->forward(ctx, x);
     return bn_.forward(ctx, y, act_);
   }
   if (folded_version_ != store_.version()) refold();
-  Tensor y = ops::conv2d(ctx, x, folded_weight_, folded_bias_, conv_.options(act_));
-  report(ctx, "ConvBnAct", y, conv_.weight().value.numel() + 2 * bn_.config().channels,
-         conv_.flops(y) + 2.0 * static_cast<double>(y.numel()));
+  Tensor y = ops::conv2d(ctx, x, folded_weight_, folded_bias_, conv_->options(act_));
+  report(ctx, "ConvBnAct", y, (own_conv_ ? conv_->weight().value.numel() : 0) + 2 * bn_.config().channels,
+         conv_->flops(y) + 2.0 * static_cast<double>(y.numel()));
   return y;
 }
 

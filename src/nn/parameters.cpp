@@ -38,6 +38,17 @@ void initialize(Tensor& t, const Init& init, uint64_t seed, const std::string& n
       }
       return;
     }
+    case Init::Kind::TruncatedNormal:
+    case Init::Kind::Normal: {
+      const bool truncated = init.kind == Init::Kind::TruncatedNormal;
+      for (int64_t i = 0; i < n; ++i) {
+        float v;
+        do v = rng.normal();
+        while (truncated && std::abs(v) > 2.f);
+        p[i] = static_cast<float>(init.value + init.stddev * v);
+      }
+      return;
+    }
   }
 }
 

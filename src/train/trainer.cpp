@@ -99,9 +99,9 @@ void Trainer::run(BatchSource& source) {
   double window_loss = 0;
   const int64_t first_step = step_;
   while ((total == 0 || step_ < total) && !(options_.should_stop && options_.should_stop())) {
-    const TrainBatch batch = source.next();
-    const StepResult r = step(batch);
-    window_images += batch.images.dim(0);
+    const std::unique_ptr<TrainBatch> batch = source.next();
+    const StepResult r = step(*batch);
+    window_images += batch->size();
     window_loss += r.loss;
     ++window_steps;
     const bool last = total > 0 && step_ == total;

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "trainer/models/resnet.h"
+#include "trainer/models/classifier.h"
 #include "trainer/ops/loss.h"
 #include "trainer/core/random.h"
 
@@ -10,38 +10,38 @@ namespace trainer::models {
 namespace {
 
 TEST(ResNet, Resnet50ParameterCountsMatchPublished) {
-  ResNetConfig c;
-  EXPECT_EQ(ResNet(c, 1).store().count(), 25557032);  // torchvision / NVIDIA with 1000 classes
+  ClassifierConfig c;
+  EXPECT_EQ(Classifier(c, 1).store().count(), 25557032);  // torchvision / NVIDIA with 1000 classes
   c.num_classes = 1001;
-  EXPECT_EQ(ResNet(c, 1).store().count(), 25559081);  // NVIDIA's TF code (label 0 = background)
+  EXPECT_EQ(Classifier(c, 1).store().count(), 25559081);  // NVIDIA's TF code (label 0 = background)
 }
 
 TEST(ResNet, Resnet18ParameterCount) {
-  ResNetConfig c;
-  c.depth = 18;
-  EXPECT_EQ(ResNet(c, 1).store().count(), 11689512);  // torchvision resnet18
+  ClassifierConfig c;
+  c.backbone.depth = 18;
+  EXPECT_EQ(Classifier(c, 1).store().count(), 11689512);  // torchvision resnet18
 }
 
 TEST(ResNet, InitIsFanInVarianceScaling) {
-  ResNetConfig c;
-  ResNet net(c, 7);
+  ClassifierConfig c;
+  Classifier net(c, 7);
   for (const nn::Parameter& p : net.store().params()) {
-    if (p.name != "layer3.0.conv2.conv.weight") continue;  // 3x3x256 fan-in
+    if (p.name != "backbone.layer3.0.conv2.conv.weight") continue;  // 3x3x256 fan-in
     const std::vector<float> v = p.value.to_floats();
     double sq = 0;
     for (float x : v) sq += double(x) * x;
     EXPECT_NEAR(std::sqrt(sq / v.size()), std::sqrt(2.0 / (9 * 256)), 0.02 * std::sqrt(2.0 / (9 * 256)));
     return;
   }
-  FAIL() << "layer3.0.conv2.conv.weight not found";
+  FAIL() << "backbone.layer3.0.conv2.conv.weight not found";
 }
 
 TEST(ResNet, OutputShapesAndFusedInferenceMatchesUnfused) {
-  ResNetConfig c;
-  c.depth = 18;
-  c.width = 8;
+  ClassifierConfig c;
+  c.backbone.depth = 18;
+  c.backbone.width = 8;
   c.num_classes = 10;
-  ResNet net(c, 3);
+  Classifier net(c, 3);
   Tensor x = Tensor::empty({2, 64, 64, 3}, DType::F32);
   Philox rng(1, 2);
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = rng.uniform(-1, 1);

@@ -1,64 +1,66 @@
 // The classification task's loss against independent references: label smoothing as TF's
-// one_hot(on = 1 - e + e/K, off = e/K) through softmax cross-entropy (value and gradient in
-// double), and NVIDIA's mixup — each sample blended with the reversed batch by a Beta(a, a)
+// one_hot(on = 1 - e + e/K, off = e/K) through the task's softmax cross-entropy (against the
+// loss computed in double from the model's logits), and NVIDIA's mixup — each sample blended with the reversed batch by a Beta(a, a)
 // draw, the smoothed one-hot targets blended the same way.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "trainer/cli/classification_task.h"
+#include "trainer/core/random.h"
+#include "trainer/tasks/classification_task.h"
+#include "trainer/tasks/data_batch.h"
+#include "trainer/tasks/mixup.h"
 
-namespace trainer::cli {
+namespace trainer::tasks {
 namespace {
 
-// A classifier whose logits are a parameter [N, K]: the loss's gradient lands on it directly.
-class FixedLogits final : public models::Classifier {
- public:
-  FixedLogits(const std::vector<float>& logits, int64_t n, int64_t k) : k_(k) {
-    store_.add("logits", {n, k}, nn::ParamRole::Weight, nn::Init::zeros());
-    store_.finalize(0);
-    std::copy(logits.begin(), logits.end(), store_.values().data<float>());
-  }
-  Tensor forward(Context&, const Tensor&) const override { return store_.params().front().value; }
-  int64_t num_classes() const override { return k_; }
-  const char* architecture() const override { return "fixed"; }
-
- private:
-  int64_t k_;
-};
+// A small classifier from a config, as the registry builds it.
+config::TrainEvalPipelineConfig small_classifier(float smoothing) {
+  config::TrainEvalPipelineConfig c;
+  config::Classifier& m = *c.mutable_model()->mutable_classifier();
+  m.mutable_resnet()->set_depth(18);
+  m.mutable_resnet()->set_width(4);
+  m.mutable_resnet()->set_stem(config::ResNet::SMALL_IMAGE);
+  m.set_num_classes(5);
+  m.set_image_size(8);
+  m.set_label_smoothing(smoothing);
+  return c;
+}
 
 TEST(ClassificationTask, LabelSmoothingMatchesTfOneHotThroughTheLoss) {
   const int64_t n = 3, k = 5;
-  const std::vector<float> z = {1.0f, -2.0f, 0.5f, 3.0f, 0.0f,  //
-                                0.2f, 0.1f, -0.3f, 2.5f, -1.0f,  //
-                                -4.0f, 6.0f, 1.5f, 0.0f, 2.0f};
-  const std::vector<int32_t> labels = {3, 0, 1};
   const double e = 0.1;
-  FixedLogits model(z, n, k);
-  ClassificationTask task(model, {static_cast<float>(e), 0.f, 0});
+  const std::unique_ptr<Task> task = create_task(small_classifier(static_cast<float>(e)), RunContext{});
+  ASSERT_EQ(task->kind(), "classification");
+  const std::vector<int32_t> labels = {3, 0, 1};
+  Tensor images = Tensor::empty({n, 8, 8, 3}, DType::F32);
+  Philox rng(4, 5);
+  for (int64_t i = 0; i < images.numel(); ++i) images.data<float>()[i] = rng.uniform(-2, 2);
+  data::Batch batch;
+  batch.images = images;
+  batch.labels = Tensor::from_vector<int32_t>({n}, labels);
+
+  // The logits the loss sees: a training-mode forward (batch statistics), the same both times.
+  std::vector<float> z;
+  {
+    Tape tape;
+    Context ctx{&tape, true};
+    z = dynamic_cast<ClassificationTask&>(*task).model().forward(ctx, images).to_floats();
+  }
   Tape tape;
   Context ctx{&tape, true};
-  model.store().track(tape);
-  train::TrainBatch batch{Tensor::zeros({n, 1, 1, 1}, DType::F32), Tensor::from_vector<int32_t>({n}, labels)};
-  const Tensor loss = task.loss(ctx, batch, 0);
-  tape.backward(loss, Tensor::full({}, 1.0, DType::F32));
-  model.store().untrack();
+  const double loss = task->loss(ctx, DataBatch(batch), 0).item();
 
   double expected = 0;
-  std::vector<double> grad(n * k);
   for (int64_t i = 0; i < n; ++i) {
     double denom = 0;
     for (int64_t j = 0; j < k; ++j) denom += std::exp(double(z[i * k + j]));
     for (int64_t j = 0; j < k; ++j) {
-      const double t = (j == labels[i] ? 1 - e : 0.0) + e / k;
-      const double p = std::exp(double(z[i * k + j])) / denom;
-      expected -= t * std::log(p) / n;
-      grad[i * k + j] = (p - t) / n;
+      const double t = (j == labels[i] ? 1 - e : 0.0) + e / k;  // TF's one_hot(on, off)
+      expected -= t * std::log(std::exp(double(z[i * k + j])) / denom) / n;
     }
   }
-  EXPECT_NEAR(loss.item(), expected, 1e-6);
-  const std::vector<float> g = model.store().grads().to_floats();
-  for (int64_t i = 0; i < n * k; ++i) EXPECT_NEAR(g[i], grad[i], 1e-7) << "logit " << i;
+  EXPECT_NEAR(loss, expected, 1e-5);
 }
 
 TEST(Mixup, BlendsEachSampleWithTheReversedBatchAndTheTargetsAlike) {
@@ -112,4 +114,4 @@ TEST(Mixup, CoefficientsAreBetaAlphaAlphaAndReplayable) {
 }
 
 }  // namespace
-}  // namespace trainer::cli
+}  // namespace trainer::tasks

@@ -18,6 +18,11 @@
 namespace trainer {
 namespace {
 
+struct LoaderBatch final : train::TrainBatch {
+  data::Batch batch;
+  int64_t size() const override { return batch.images.dim(0); }
+};
+
 class TinyCnn final : public train::TrainTask {
  public:
   TinyCnn()
@@ -37,7 +42,8 @@ class TinyCnn final : public train::TrainTask {
     return fc_.forward(ctx, ops::reshape(ctx, h, {h.dim(0), -1}));
   }
   Tensor loss(Context& ctx, const train::TrainBatch& batch, int64_t) override {
-    return ops::softmax_cross_entropy(ctx, logits(ctx, batch.images), batch.labels, 0.f);
+    const data::Batch& b = static_cast<const LoaderBatch&>(batch).batch;
+    return ops::softmax_cross_entropy(ctx, logits(ctx, b.images), b.labels, 0.f);
   }
 
  private:
@@ -57,9 +63,10 @@ class TinyCnn final : public train::TrainTask {
 class LoaderSource final : public train::BatchSource {
  public:
   explicit LoaderSource(data::Loader& loader) : loader_(loader) {}
-  train::TrainBatch next() override {
-    auto b = loader_.next();
-    return {b->images, b->labels};
+  std::unique_ptr<train::TrainBatch> next() override {
+    auto b = std::make_unique<LoaderBatch>();
+    b->batch = std::move(*loader_.next());
+    return b;
   }
   std::pair<int64_t, int64_t> cursor() const override { return {loader_.cursor().epoch, loader_.cursor().batch}; }
 

@@ -40,9 +40,15 @@ class LinearTask final : public TrainTask {
   Tensor cw_, cb_;
 };
 
+// The linear task reads nothing from its batches.
+struct EmptyBatch final : TrainBatch {
+  int64_t size() const override { return 0; }
+};
+const EmptyBatch kNoBatch;
+
 class NoData final : public BatchSource {
  public:
-  TrainBatch next() override { return {}; }
+  std::unique_ptr<TrainBatch> next() override { return std::make_unique<EmptyBatch>(); }
   std::pair<int64_t, int64_t> cursor() const override { return {3, 11}; }
 };
 
@@ -61,7 +67,7 @@ TEST(TrainerStep, ClipsByGlobalNormLikeTf) {
   TrainerOptions o = sgd(1.0, 0.0);
   o.clip_gradient_norm = 2.5;  // scale 2.5 / 5 = 0.5
   Trainer trainer(task, o, log);
-  const StepResult r = trainer.step({});
+  const StepResult r = trainer.step(kNoBatch);
   EXPECT_TRUE(r.applied);
   EXPECT_DOUBLE_EQ(r.grad_norm, 5.0);  // before clipping, as TF's global_norm output
   EXPECT_EQ(task.store().values().to_floats(), (std::vector<float>{1 - 1.5f, 1, 1, 1, -1, -1 - 2.f}));
@@ -73,7 +79,7 @@ TEST(TrainerStep, GradientsUnderTheClipNormAreLeftAlone) {
   TrainerOptions o = sgd(0.5, 0.0);
   o.clip_gradient_norm = 5.0;  // not above the norm: untouched
   Trainer trainer(task, o, log);
-  trainer.step({});
+  trainer.step(kNoBatch);
   EXPECT_EQ(task.store().values().to_floats(), (std::vector<float>{1 - 1.5f, 1, 1, 1, -1, -1 - 2.f}));
 }
 
@@ -85,12 +91,12 @@ TEST(TrainerStep, OverflowingStepLeavesWeightsAndMomentumUntouched) {
   o.loss_scaling.initial_scale = 1e38;  // 4 * 1e38 overflows float: inf in the gradients
   Trainer trainer(task, o, log);
   const std::vector<float> before = task.store().values().to_floats();
-  const StepResult r = trainer.step({});
+  const StepResult r = trainer.step(kNoBatch);
   EXPECT_FALSE(r.applied);
   EXPECT_TRUE(std::isfinite(r.loss));
   EXPECT_EQ(task.store().values().to_floats(), before);
   // The scale backed off; the next step (0.5e38 * 4 is finite) applies.
-  const StepResult next = trainer.step({});
+  const StepResult next = trainer.step(kNoBatch);
   EXPECT_EQ(next.loss_scale, 5e37);
   EXPECT_TRUE(next.applied);
   // Momentum holds only the applied step's gradient: w -= 0.1 * g.
@@ -116,7 +122,7 @@ TEST(TrainerCheckpoint, ResumeRestoresWeightsMomentumStepAndLossScaleExactly) {
   MetricsLog log;
   LinearTask a({0.3f, -1.7f, 2.2f, 0.9f}, {1.1f, -0.4f});
   Trainer first(a, o, log);
-  for (int i = 0; i < 3; ++i) first.step({});
+  for (int i = 0; i < 3; ++i) first.step(kNoBatch);
   NoData source;
   const std::optional<std::string> path = first.save(source);
   ASSERT_TRUE(path.has_value());
@@ -146,7 +152,7 @@ TEST(TrainerCheckpoint, ResumeRestoresWeightsMomentumStepAndLossScaleExactly) {
   TrainerOptions no_dir = o;
   no_dir.model_dir.clear();
   Trainer forgetful(c, no_dir, log);
-  for (Trainer* t : {&first, &second, &forgetful}) t->step({}), t->step({});
+  for (Trainer* t : {&first, &second, &forgetful}) t->step(kNoBatch), t->step(kNoBatch);
   EXPECT_EQ(bits(b.store().values()), bits(a.store().values()));
   EXPECT_NE(bits(c.store().values()), bits(a.store().values()));
 }

@@ -1,6 +1,6 @@
 // The command line (contract: src/cli/README.md):
 //   trainer --config FILE.pbtxt [--mode train|eval|benchmark|predict|summary] [--override TEXT]...
-//           [--log-json PATH] [--checkpoint PATH] [IMAGE...]
+//           [--log-json PATH] [--checkpoint PATH] [--output DIR] [IMAGE...]
 //   trainer coco-eval --annotations GT.json --detections DT.json [--stats-json OUT.json]
 // Everything else lives in the pbtxt.
 #pragma once
@@ -19,6 +19,7 @@ struct CliArgs {
   std::vector<std::string> overrides;
   std::string log_json;
   std::string checkpoint;            // eval/predict: this file instead of the newest in model_dir
+  std::string output_dir;            // predict: annotated images go here
   std::vector<std::string> images;   // predict
 };
 

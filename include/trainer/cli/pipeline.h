@@ -1,17 +1,14 @@
-// From a pipeline config to the objects a mode runs: the model, the datasets and transforms,
-// the loader and trainer options. The one place that reads config messages for classifiers.
+// From the command line and its config to what a mode runs: the resolved config, the run's
+// settings and the task (which owns the model). The one place that reads the config's
+// train_config and runtime sections; everything model- or data-specific is the task's.
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "trainer/cli/cli_args.h"
 #include "trainer/config/config.h"
-#include "trainer/data/dataset.h"
-#include "trainer/data/loader.h"
-#include "trainer/data/transform.h"
-#include "trainer/models/classifier.h"
+#include "trainer/tasks/task.h"
 #include "trainer/train/trainer.h"
 
 namespace trainer::cli {
@@ -19,19 +16,16 @@ namespace trainer::cli {
 struct Pipeline {
   config::TrainEvalPipelineConfig config;
   std::string config_text;  // resolved, as printed and saved beside checkpoints
-  std::unique_ptr<models::Classifier> model;
-  DType compute_dtype = DType::F32;
-  uint64_t seed = 0;
+  tasks::RunContext run;
+  std::unique_ptr<tasks::Task> task;
 };
 
 // Loads (with overrides), validates, prints the resolved config, applies runtime settings
-// (threads) and builds the model.
+// (threads) and creates the task for the config's model.
 Pipeline load_pipeline(const CliArgs& args);
 
-enum class Split { Train, Eval };
-std::shared_ptr<data::Dataset> build_dataset(const Pipeline& p, Split split);
-std::shared_ptr<data::ImageTransform> build_transform(const Pipeline& p, Split split);
-data::LoaderOptions loader_options(const Pipeline& p, Split split);
+// The training loop's options: train_config's optimizer, schedule and clipping, precision's
+// loss scaling, runtime's checkpointing and logging, and the task's own part (weight decay).
 train::TrainerOptions trainer_options(const Pipeline& p);
 // The schedule a `learning_rate` message describes (its oneof decides the kind).
 train::LearningRateSchedule learning_rate_schedule(const config::LearningRate& lr);

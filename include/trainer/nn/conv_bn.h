@@ -1,6 +1,8 @@
 // Convolution, batch normalisation and their fusion.
 #pragma once
 
+#include <memory>
+
 #include "trainer/nn/module.h"
 #include "trainer/nn/parameters.h"
 #include "trainer/ops/batchnorm.h"
@@ -12,9 +14,12 @@ struct Conv2dConfig {
   int64_t in_channels = 0, out_channels = 0, kernel = 1, stride = 1, dilation = 1, groups = 1;
   std::optional<ops::Padding> padding;  // nullopt = TF 'SAME'
   bool bias = false;
-  // Initialiser: TF variance scaling with this scale over fan_in (or fan_out).
+  // Initialiser: TF variance scaling with this scale over fan_in (or fan_out), unless
+  // weight_init names another (the detection configs' truncated or plain normals).
   double init_scale = 2.0;
   bool init_fan_out = false;
+  std::optional<Init> weight_init;
+  Init bias_init = Init::zeros();
 };
 
 class Conv2d : public Module {
@@ -64,20 +69,27 @@ class BatchNorm : public Module {
 // folded into the convolution's weights and bias and the activation runs as oneDNN's
 // post-op: one pass over memory instead of three. The folded weights are rebuilt whenever
 // the parameter store's version changes.
+//
+// The convolution is its own ("<name>.conv") or one shared with other ConvBnAct modules: the
+// weight-shared box predictor of the detectors applies one tower convolution to every pyramid
+// level, each level with its own batchnorm (and so its own folded weights).
 class ConvBnAct : public Module {
  public:
   ConvBnAct(std::string name, ParameterStore& store, const Conv2dConfig& conv, const BatchNormConfig& bn,
             Activation act);
+  // With the convolution `shared`, owned elsewhere and outliving this module.
+  ConvBnAct(std::string name, ParameterStore& store, const Conv2d& shared, const BatchNormConfig& bn, Activation act);
   Tensor forward(Context& ctx, const Tensor& x) const;
 
-  const Conv2d& conv() const { return conv_; }
+  const Conv2d& conv() const { return *conv_; }
   const BatchNorm& bn() const { return bn_; }
 
  private:
   void refold() const;
 
   const ParameterStore& store_;
-  Conv2d conv_;
+  std::unique_ptr<Conv2d> own_conv_;
+  const Conv2d* conv_;
   BatchNorm bn_;
   Activation act_;
   mutable Tensor folded_weight_, folded_bias_;

@@ -13,16 +13,22 @@
 
 namespace trainer::nn {
 
-// How a tensor is initialised. VarianceScaling is TF's variance_scaling_initializer with a
-// truncated normal (stddev = sqrt(scale / fan) / 0.8796, cut at 2 stddev).
+// How a tensor is initialised, as TF's initialisers define it:
+//   VarianceScaling: variance_scaling_initializer with a truncated normal
+//     (stddev = sqrt(scale / fan) / 0.8796, cut at 2 stddev);
+//   TruncatedNormal: truncated_normal_initializer (mean + stddev * z, z re-drawn outside [-2, 2]);
+//   Normal: random_normal_initializer (mean + stddev * z).
 struct Init {
-  enum class Kind { Zeros, Ones, Constant, VarianceScaling } kind = Kind::Zeros;
-  double value = 0;     // Constant: the value; VarianceScaling: scale
+  enum class Kind { Zeros, Ones, Constant, VarianceScaling, TruncatedNormal, Normal } kind = Kind::Zeros;
+  double value = 0;     // Constant: the value; VarianceScaling: scale; (Truncated)Normal: mean
   int64_t fan = 1;      // VarianceScaling: fan_in or fan_out, computed by the layer
+  double stddev = 0;    // (Truncated)Normal
   static Init zeros() { return {}; }
   static Init ones() { return {Kind::Ones}; }
   static Init constant(double v) { return {Kind::Constant, v}; }
   static Init variance_scaling(double scale, int64_t fan) { return {Kind::VarianceScaling, scale, fan}; }
+  static Init truncated_normal(double mean, double stddev) { return {Kind::TruncatedNormal, mean, 1, stddev}; }
+  static Init normal(double mean, double stddev) { return {Kind::Normal, mean, 1, stddev}; }
 };
 
 // What a parameter is, for weight-decay rules and reporting.

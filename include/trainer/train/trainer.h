@@ -20,15 +20,18 @@
 
 namespace trainer::train {
 
-struct TrainBatch {
-  Tensor images;  // [N,H,W,C]
-  Tensor labels;  // [N] I32
+// One batch, as the task that made it knows it (images and labels, or images and boxes). The
+// training loop only counts its images.
+class TrainBatch {
+ public:
+  virtual ~TrainBatch() = default;
+  virtual int64_t size() const = 0;  // images
 };
 
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
-  virtual TrainBatch next() = 0;
+  virtual std::unique_ptr<TrainBatch> next() = 0;
   // Where next() continues: saved in checkpoints.
   virtual std::pair<int64_t, int64_t> cursor() const = 0;
 };
@@ -38,7 +41,8 @@ class TrainTask {
   virtual ~TrainTask() = default;
   virtual nn::ParameterStore& store() = 0;
   virtual std::string architecture() const = 0;
-  // The scalar F32 loss of one batch; `step` seeds any per-step randomness (mixup).
+  // The scalar F32 loss of one batch (of the task's own batch type); `step` seeds any per-step
+  // randomness (mixup).
   virtual Tensor loss(Context& ctx, const TrainBatch& batch, int64_t step) = 0;
 };
 
