@@ -39,18 +39,20 @@ void compact(Batch& batch, const std::vector<uint8_t>& usable) {
     if (kept != static_cast<int64_t>(i)) {
       std::memmove(images + kept * row_bytes, images + i * row_bytes, row_bytes);
       labels[kept] = labels[i];
+      batch.annotations[kept] = std::move(batch.annotations[i]);
       batch.indices[kept] = batch.indices[i];
     }
     ++kept;
   }
   batch.images = batch.images.slice(0, 0, kept);
   batch.labels = batch.labels.slice(0, 0, kept);
+  batch.annotations.resize(kept);
   batch.indices.resize(kept);
 }
 
 }  // namespace
 
-Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const ImageTransform> transform,
+Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const SampleTransform> transform,
                LoaderOptions options, LoaderCursor start)
     : dataset_(std::move(dataset)),
       transform_(std::move(transform)),
@@ -162,6 +164,7 @@ Loader::Pending* Loader::claim(int& slot) {
   shape.insert(shape.begin(), pending->size);
   pending->out.images = Tensor::empty(shape, options_.image_dtype);
   pending->out.labels = Tensor::empty({pending->size}, DType::I32);
+  pending->out.annotations.assign(pending->size, {});
   pending->out.indices.assign(pending->size, -1);
   pending->out.epoch = pending->epoch;
   pending->out.index = pending->batch;
@@ -181,11 +184,11 @@ void Loader::fill(Pending& batch, int slot) {
     const int64_t index = order[(batch.first + slot + attempt) % shard];
     try {
       const Sample sample = dataset_->read(index);
-      if (sample.label < 0 || sample.label >= dataset_->num_classes())
+      if (transform_->needs_class_label() && (sample.label < 0 || sample.label >= dataset_->num_classes()))
         fail_sample(sample.name, ": label ", sample.label, " is outside [0, ", dataset_->num_classes(), ")");
       Philox rng(options_.seed, mix_stream({kAugmentStream, static_cast<uint64_t>(batch.epoch),
                                             static_cast<uint64_t>(index), static_cast<uint64_t>(attempt)}));
-      transform_->apply(sample, rng, options_.image_dtype, image);
+      transform_->apply(sample, rng, options_.image_dtype, image, &batch.out.annotations[slot]);
       batch.out.labels.data<int32_t>()[slot] = static_cast<int32_t>(sample.label);
       batch.out.indices[slot] = index;
       std::lock_guard lock(mutex_);

@@ -30,6 +30,24 @@ Taps make_taps(double start, double length, int out, int src, bool mirror) {
   return taps;
 }
 
+// TensorFlow 1's legacy grid over the cut-out [first, first + size) (whole pixels): position
+// o * scale in float (its LegacyScaler), taps floor and floor + 1 clamped to the cut-out. A
+// mirrored cut-out reads pixel size - 1 - i for its pixel i, so taps reflect and the weight stays.
+Taps make_legacy_taps(int first, int size, int out, bool mirror) {
+  Taps taps{std::vector<int>(out), std::vector<int>(out), std::vector<float>(out)};
+  const float scale = static_cast<float>(size) / static_cast<float>(out);
+  for (int o = 0; o < out; ++o) {
+    const float in = static_cast<float>(o) * scale;
+    const float floor_in = std::floor(in);
+    const int lo = static_cast<int>(floor_in);
+    const int hi = std::min(lo + 1, size - 1);
+    taps.lo[o] = first + (mirror ? size - 1 - lo : lo);
+    taps.hi[o] = first + (mirror ? size - 1 - hi : hi);
+    taps.frac[o] = in - floor_in;
+  }
+  return taps;
+}
+
 // One source row interpolated horizontally to the output width: out[ox * C + c].
 void horizontal(const uint8_t* row, const Taps& x, int channels, float* out) {
   const int width = static_cast<int>(x.lo.size());
@@ -59,11 +77,9 @@ void store_row(const float* top, const float* bottom, float fy, int count, int c
 }
 
 template <class T>
-void resample_as(const Image& src, const CropBox& box, int out_height, int out_width, bool flip,
-                 const Normalization& norm, T* dst) {
+void resample_as(const Image& src, const Taps& xs, const Taps& ys, const Normalization& norm, T* dst) {
+  const int out_height = static_cast<int>(ys.lo.size()), out_width = static_cast<int>(xs.lo.size());
   const int channels = src.channels, row_values = out_width * channels;
-  const Taps xs = make_taps(box.x, box.width, out_width, src.width, flip);
-  const Taps ys = make_taps(box.y, box.height, out_height, src.height, false);
   // Two horizontally interpolated source rows, reused while consecutive output rows fall
   // between the same source rows (always, when upsampling).
   std::vector<float> rows(2 * static_cast<size_t>(row_values));
@@ -84,17 +100,31 @@ void resample_as(const Image& src, const CropBox& box, int out_height, int out_w
   }
 }
 
+bool whole_pixels(double v) { return v == std::floor(v); }
+
 }  // namespace
 
 void resample(const Image& src, const CropBox& box, int out_height, int out_width, bool flip,
-              const Normalization& norm, DType dtype, void* dst) {
+              const Normalization& norm, DType dtype, void* dst, SamplingGrid grid) {
   TRAINER_CHECK(!src.empty() && src.channels >= 1, "resample: empty source image");
   TRAINER_CHECK(out_height > 0 && out_width > 0, "resample: bad output size ", out_width, "x", out_height);
   TRAINER_CHECK(box.width > 0 && box.height > 0, "resample: empty crop box ", box.width, "x", box.height);
+  Taps xs, ys;
+  if (grid == SamplingGrid::kTf1Legacy) {
+    TRAINER_CHECK(whole_pixels(box.x) && whole_pixels(box.y) && whole_pixels(box.width) && whole_pixels(box.height) &&
+                      box.x >= 0 && box.y >= 0 && box.x + box.width <= src.width && box.y + box.height <= src.height,
+                  "resample: TensorFlow 1's grid resizes a cut-out of whole pixels inside the ", src.width, "x",
+                  src.height, " image, not the box at (", box.x, ", ", box.y, ") of ", box.width, "x", box.height);
+    xs = make_legacy_taps(static_cast<int>(box.x), static_cast<int>(box.width), out_width, flip);
+    ys = make_legacy_taps(static_cast<int>(box.y), static_cast<int>(box.height), out_height, false);
+  } else {
+    xs = make_taps(box.x, box.width, out_width, src.width, flip);
+    ys = make_taps(box.y, box.height, out_height, src.height, false);
+  }
   switch (dtype) {
-    case DType::F32: return resample_as(src, box, out_height, out_width, flip, norm, static_cast<float*>(dst));
-    case DType::BF16: return resample_as(src, box, out_height, out_width, flip, norm, static_cast<bfloat16*>(dst));
-    case DType::U8: return resample_as(src, box, out_height, out_width, flip, norm, static_cast<uint8_t*>(dst));
+    case DType::F32: return resample_as(src, xs, ys, norm, static_cast<float*>(dst));
+    case DType::BF16: return resample_as(src, xs, ys, norm, static_cast<bfloat16*>(dst));
+    case DType::U8: return resample_as(src, xs, ys, norm, static_cast<uint8_t*>(dst));
     default: fail("resample: images can be stored as f32, bf16 or u8, not ", dtype_name(dtype));
   }
 }

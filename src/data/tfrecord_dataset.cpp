@@ -33,37 +33,60 @@ std::vector<std::string> expand_file_patterns(const std::vector<std::string>& pa
   return files;
 }
 
-TFRecordDataset::TFRecordDataset(const std::vector<std::string>& files, TFRecordDatasetOptions options)
-    : options_(std::move(options)) {
-  TRAINER_CHECK(options_.num_classes > 0, "TFRecord dataset: num_classes must be given (", options_.num_classes,
-                "); NVIDIA's ImageNet records use 1001");
+TFRecordFileSet::TFRecordFileSet(const std::vector<std::string>& files, const std::string& index_dir,
+                                 std::string_view what)
+    : what_(what) {
   const std::vector<std::string> paths = expand_file_patterns(files);
-  TRAINER_CHECK(!paths.empty(), "TFRecord dataset: no input files given");
+  TRAINER_CHECK(!paths.empty(), what_, ": no input files given");
   record_starts_.push_back(0);
   for (const auto& path : paths) {
-    if (options_.index_dir.empty())
+    if (index_dir.empty())
       readers_.emplace_back(path);
     else
-      readers_.emplace_back(path, options_.index_dir + "/" + std::filesystem::path(path).filename().string() + ".idx");
+      readers_.emplace_back(path, index_dir + "/" + std::filesystem::path(path).filename().string() + ".idx");
     record_starts_.push_back(record_starts_.back() + readers_.back().size());
   }
-  TRAINER_CHECK(size() > 0, "TFRecord dataset: the ", paths.size(), " file(s) starting with ", paths.front(),
-                " hold no records");
+  TRAINER_CHECK(size() > 0, what_, ": the ", paths.size(), " file(s) starting with ", paths.front(), " hold no records");
 }
 
-std::string TFRecordDataset::describe() const {
-  return str("TFRecords ", readers_.front().path(), readers_.size() > 1 ? str(" and ", readers_.size() - 1, " more") : "",
-             " (", size(), " records, ", num_classes(), " classes)");
+std::string TFRecordFileSet::describe_files() const {
+  return str(readers_.front().path(), readers_.size() > 1 ? str(" and ", readers_.size() - 1, " more") : "");
 }
 
-Sample TFRecordDataset::read(int64_t index) const {
-  TRAINER_CHECK(index >= 0 && index < size(), "TFRecord dataset: index ", index, " out of range [0, ", size(), ")");
+TFRecordFileSet::Record TFRecordFileSet::read(int64_t index) const {
+  TRAINER_CHECK(index >= 0 && index < size(), what_, ": index ", index, " out of range [0, ", size(), ")");
   const size_t file = std::upper_bound(record_starts_.begin(), record_starts_.end(), index) - record_starts_.begin() - 1;
   const TFRecordReader& reader = readers_[file];
   const int64_t record = index - record_starts_[file];
+  Record out;
+  out.name = str(reader.path(), "@", reader.offset(record));
+  out.data = reader.read(record);
+  return out;
+}
+
+namespace {
+
+// Checked before any file is opened, so a missing setting is reported before a missing file.
+TFRecordDatasetOptions checked(TFRecordDatasetOptions options) {
+  TRAINER_CHECK(options.num_classes > 0, "TFRecord dataset: num_classes must be given (", options.num_classes,
+                "); NVIDIA's ImageNet records use 1001");
+  return options;
+}
+
+}  // namespace
+
+TFRecordDataset::TFRecordDataset(const std::vector<std::string>& files, TFRecordDatasetOptions options)
+    : options_(checked(std::move(options))), records_(files, options_.index_dir, "TFRecord dataset") {}
+
+std::string TFRecordDataset::describe() const {
+  return str("TFRecords ", records_.describe_files(), " (", size(), " records, ", num_classes(), " classes)");
+}
+
+Sample TFRecordDataset::read(int64_t index) const {
+  TFRecordFileSet::Record record = records_.read(index);
   Sample sample;
-  sample.name = str(reader.path(), "@", reader.offset(record));
-  ImageExample example = parse_image_example(reader.read(record), sample.name, options_.keys);
+  sample.name = std::move(record.name);
+  ImageExample example = parse_image_example(record.data, sample.name, options_.keys);
   const int64_t label = example.label + options_.label_offset;
   if (label < 0 || label >= options_.num_classes)
     fail_sample(sample.name, ": label ", example.label, (options_.label_offset ? str(" + offset ", options_.label_offset) : ""),

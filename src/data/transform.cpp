@@ -45,7 +45,8 @@ ImageTransform::ImageTransform(TransformOptions options) : options_(std::move(op
   }
 }
 
-void ImageTransform::apply(const Sample& sample, Philox& rng, DType dtype, void* out) const {
+void ImageTransform::apply(const Sample& sample, Philox& rng, DType dtype, void* out,
+                           ImageAnnotations* annotations_out) const {
   const auto& o = options_;
   // A JPEG is decoded after the crop is planned (from its header), so it can be decoded small.
   const bool defer_decode = o.dct_scaling && is_jpeg(sample.encoded);
@@ -83,6 +84,7 @@ void ImageTransform::apply(const Sample& sample, Philox& rng, DType dtype, void*
   }
   const Normalization norm{o.mean.empty() ? nullptr : o.mean.data(), o.mean.empty() ? nullptr : inv_std_.data()};
   resample(*source, box, o.height, o.width, flip, norm, dtype, out);
+  if (annotations_out) *annotations_out = {sample.annotations.image_id, size.height, size.width, {}};
 }
 
 }  // namespace trainer::data

@@ -1,6 +1,7 @@
 // Datasets: numbered samples a loader can read in any order from any thread.
-// Classification samples carry one label; detection sources (COCO) will add their objects to
-// Sample beside it, and the same loader machinery (order, sharding, workers) carries them.
+// Classification samples carry one label; detection samples (COCO) carry their objects and the
+// image's identity in `annotations` instead, and the same loader machinery (order, sharding,
+// workers) carries both.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "trainer/core/error.h"
+#include "trainer/data/annotations.h"
 #include "trainer/data/image.h"
 
 namespace trainer::data {
@@ -29,13 +31,18 @@ struct Sample {
   std::string name;              // where it came from, for messages: a path, "file@offset", ...
   std::vector<uint8_t> encoded;  // compressed image bytes (JPEG, PNG, ...), or empty when
   Image image;                   // the source already holds pixels (IDX, synthetic)
-  int64_t label = -1;            // class id in [0, num_classes)
+  int64_t label = -1;            // classification: class id in [0, num_classes); detection: -1
+  // Detection: image id, stored size and objects (boxes normalised to the stored image).
+  // Classification sources leave it empty.
+  ImageAnnotations annotations;
 };
 
 class Dataset {
  public:
   virtual ~Dataset() = default;
   virtual int64_t size() const = 0;
+  // Classification: labels lie in [0, num_classes). Detection: object class ids lie in
+  // [1, num_classes] (0 is the background).
   virtual int64_t num_classes() const = 0;
   // One line for logs: kind, location, counts.
   virtual std::string describe() const = 0;

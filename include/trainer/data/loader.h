@@ -28,9 +28,11 @@
 #include <vector>
 
 #include "trainer/core/tensor.h"
+#include "trainer/data/annotations.h"
 #include "trainer/data/dataset.h"
+#include "trainer/data/sample_transform.h"
 #include "trainer/data/sampler.h"
-#include "trainer/data/transform.h"
+#include "trainer/data/transform.h"  // ImageTransform, the classification transform most callers pass
 
 namespace trainer::data {
 
@@ -52,7 +54,10 @@ struct LoaderOptions {
 
 struct Batch {
   Tensor images;  // [N, H, W, C] of LoaderOptions::image_dtype, CPU
-  Tensor labels;  // [N] I32
+  Tensor labels;  // [N] I32: classification labels; -1 for detection samples
+  // One per row: image id, source size and (detection) the objects with boxes normalised to
+  // the row's image after augmentation; classification rows have no boxes.
+  std::vector<ImageAnnotations> annotations;
   std::vector<int64_t> indices;  // the dataset index behind each row (after substitutions)
   int64_t epoch = 0;
   int64_t index = 0;  // batch index within the epoch, on this rank
@@ -74,7 +79,8 @@ struct LoaderStats {
 
 class Loader {
  public:
-  Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const ImageTransform> transform,
+  // transform: an ImageTransform (classification) or a DetectionTransform.
+  Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const SampleTransform> transform,
          LoaderOptions options, LoaderCursor start = {});
   ~Loader();  // stops the workers (mid-epoch, or after an error) and joins them
   Loader(const Loader&) = delete;
@@ -102,7 +108,7 @@ class Loader {
   bool exhausted() const;  // with mutex_ held: no batch left to open
 
   std::shared_ptr<const Dataset> dataset_;
-  std::shared_ptr<const ImageTransform> transform_;
+  std::shared_ptr<const SampleTransform> transform_;
   LoaderOptions options_;
   Sampler sampler_;
   size_t sample_bytes_ = 0;

@@ -27,4 +27,29 @@ class SyntheticDataset : public Dataset {
   SyntheticOptions options_;
 };
 
+struct SyntheticDetectionOptions {
+  int64_t size = 118287;  // COCO train2017's image count
+  int height = 320, width = 320;
+  int64_t num_classes = 90;
+  int max_boxes = 8;  // each image holds 0..max_boxes objects
+  uint64_t seed = 0;
+};
+
+// Deterministic random images with a few random objects (boxes at least 2 % of a side, labels
+// in 1..num_classes), for detection benchmarks. Sample i is a pure function of (seed, i); its
+// image id is i.
+class SyntheticDetectionDataset : public Dataset {
+ public:
+  explicit SyntheticDetectionDataset(SyntheticDetectionOptions options);
+
+  int64_t size() const override { return options_.size; }
+  int64_t num_classes() const override { return options_.num_classes; }
+  std::string describe() const override;
+  Sample read(int64_t index) const override;
+
+ private:
+  SyntheticDetectionOptions options_;
+  SyntheticDataset pixels_;
+};
+
 }  // namespace trainer::data

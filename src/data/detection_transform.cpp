@@ -1,0 +1,135 @@
+#include "trainer/data/detection_transform.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "trainer/data/box_ops.h"
+#include "trainer/data/decode.h"
+
+namespace trainer::data {
+namespace {
+
+bool has_nan(const BoxAnnotation& b) {
+  return std::isnan(b.ymin) || std::isnan(b.xmin) || std::isnan(b.ymax) || std::isnan(b.xmax);
+}
+
+void check_crop(const RandomCropImageOptions& c, size_t step) {
+  const std::string where = str("detection transform: augmentation ", step, " (random_crop_image): ");
+  TRAINER_CHECK(c.min_object_covered >= 0 && c.min_object_covered <= 1, where, "min_object_covered ",
+                c.min_object_covered, " is not in [0, 1]");
+  TRAINER_CHECK(c.min_aspect_ratio > 0 && c.min_aspect_ratio <= c.max_aspect_ratio, where, "aspect ratio range [",
+                c.min_aspect_ratio, ", ", c.max_aspect_ratio, "] must be positive and ordered");
+  TRAINER_CHECK(c.min_area > 0 && c.min_area <= c.max_area && c.max_area <= 1, where, "area range [", c.min_area, ", ",
+                c.max_area, "] must be ordered and lie in (0, 1]");
+  TRAINER_CHECK(c.overlap_thresh >= 0 && c.overlap_thresh <= 1, where, "overlap_thresh ", c.overlap_thresh,
+                " is not in [0, 1]");
+  TRAINER_CHECK(c.random_coef >= 0 && c.random_coef <= 1, where, "random_coef ", c.random_coef, " is not in [0, 1]");
+  TRAINER_CHECK(c.max_attempts > 0, where, "max_attempts must be positive, got ", c.max_attempts);
+}
+
+// random_horizontal_flip on the plan: the output mirrors, the boxes follow.
+void flip_step(const RandomHorizontalFlipOptions& f, DetectionGeometry& g, Philox& rng) {
+  if (!(rng.uniform() < f.probability)) return;
+  g.mirrored = !g.mirrored;
+  flip_boxes_left_right(g.boxes);
+}
+
+// random_crop_image on the plan. The window is drawn in the current (possibly mirrored) frame,
+// whose pixel x is source pixel window.x + window.width - 1 - x when mirrored.
+void crop_step(const RandomCropImageOptions& c, DetectionGeometry& g, Philox& rng) {
+  // random_crop_image skips the draw (and always crops) below the smallest double, as there.
+  if (c.random_coef >= std::numeric_limits<double>::min() && !(rng.uniform() > c.random_coef)) return;
+  const DistortedBoundingBoxOptions sampler{c.min_object_covered, c.min_aspect_ratio, c.max_aspect_ratio,
+                                            c.min_area, c.max_area, c.max_attempts};
+  const int height = g.window.height, width = g.window.width;
+  const PixelWindow crop = sample_distorted_bounding_box({height, width}, g.boxes, sampler, rng);
+  // The op's normalised box: float divisions of the integer corners.
+  const BoxWindow window{static_cast<float>(crop.y) / static_cast<float>(height),
+                         static_cast<float>(crop.x) / static_cast<float>(width),
+                         static_cast<float>(crop.y + crop.height) / static_cast<float>(height),
+                         static_cast<float>(crop.x + crop.width) / static_cast<float>(width)};
+  prune_completely_outside_window(g.boxes, window);
+  prune_non_overlapping_boxes(g.boxes, window, c.overlap_thresh);
+  change_coordinate_frame(g.boxes, window);
+  if (c.clip_boxes) clip_boxes_to_unit(g.boxes);
+  const int source_x = g.mirrored ? g.window.x + width - (crop.x + crop.width) : g.window.x + crop.x;
+  g.window = {source_x, g.window.y + crop.y, crop.width, crop.height};
+}
+
+// Pixels a source already holds (synthetic) as RGB, as TensorFlow decodes with channels=3.
+Image to_rgb(const Image& image) {
+  Image out(image.height, image.width, 3);
+  const cv::Mat src(image.height, image.width, CV_8UC1, const_cast<uint8_t*>(image.pixels.data()));
+  cv::Mat dst(out.height, out.width, CV_8UC3, out.pixels.data());
+  cv::cvtColor(src, dst, cv::COLOR_GRAY2RGB);
+  return out;
+}
+
+}  // namespace
+
+DetectionTransform::DetectionTransform(DetectionTransformOptions options) : options_(std::move(options)) {
+  const auto& o = options_;
+  TRAINER_CHECK(o.height > 0 && o.width > 0, "detection transform: output size must be positive, got ", o.width, "x",
+                o.height);
+  TRAINER_CHECK(o.mean.size() == o.stddev.size() && (o.mean.empty() || o.mean.size() == 3),
+                "detection transform: mean and stddev need one value per RGB channel (3), got ", o.mean.size(), " and ",
+                o.stddev.size());
+  for (float s : o.stddev) TRAINER_CHECK(s > 0, "detection transform: stddev values must be positive, got ", s);
+  for (float s : o.stddev) inv_std_.push_back(1.0f / s);
+  TRAINER_CHECK(o.max_boxes >= 0, "detection transform: max_boxes must be >= 0 (0 keeps all), got ", o.max_boxes);
+  for (size_t i = 0; i < o.augmentations.size(); ++i) {
+    if (const auto* crop = std::get_if<RandomCropImageOptions>(&o.augmentations[i])) check_crop(*crop, i);
+    if (const auto* flip = std::get_if<RandomHorizontalFlipOptions>(&o.augmentations[i]))
+      TRAINER_CHECK(flip->probability >= 0 && flip->probability <= 1, "detection transform: augmentation ", i,
+                    " (random_horizontal_flip): probability ", flip->probability, " is not in [0, 1]");
+  }
+}
+
+DetectionGeometry DetectionTransform::plan(ImageSize source, std::vector<BoxAnnotation> boxes, Philox& rng) const {
+  TRAINER_CHECK(source.height > 0 && source.width > 0, "detection transform: empty source ", source.width, "x",
+                source.height);
+  DetectionGeometry g;
+  g.window = {0, 0, source.width, source.height};
+  g.boxes = std::move(boxes);
+  std::erase_if(g.boxes, has_nan);
+  if (options_.train) {
+    for (const auto& step : options_.augmentations) {
+      if (const auto* flip = std::get_if<RandomHorizontalFlipOptions>(&step)) flip_step(*flip, g, rng);
+      if (const auto* crop = std::get_if<RandomCropImageOptions>(&step)) crop_step(*crop, g, rng);
+    }
+  }
+  if (options_.max_boxes > 0 && g.boxes.size() > static_cast<size_t>(options_.max_boxes))
+    g.boxes.resize(static_cast<size_t>(options_.max_boxes));
+  return g;
+}
+
+void DetectionTransform::apply(const Sample& sample, Philox& rng, DType dtype, void* out,
+                               ImageAnnotations* annotations_out) const {
+  // TensorFlow decodes the whole image; no DCT-domain reduction, so the pixels are its pixels.
+  Image decoded;
+  const Image* source = &decoded;
+  if (!sample.encoded.empty()) {
+    decoded = decode_image(sample.encoded, sample.name, ColorMode::kRgb);
+  } else {
+    TRAINER_CHECK(!sample.image.empty(), "detection transform: sample ", sample.name,
+                  " has neither encoded bytes nor pixels");
+    if (sample.image.channels == 3)
+      source = &sample.image;
+    else
+      decoded = to_rgb(sample.image);
+  }
+  DetectionGeometry g = plan({source->height, source->width}, sample.annotations.boxes, rng);
+  const auto& o = options_;
+  const Normalization norm{o.mean.empty() ? nullptr : o.mean.data(), o.mean.empty() ? nullptr : inv_std_.data()};
+  const CropBox box{static_cast<double>(g.window.x), static_cast<double>(g.window.y),
+                    static_cast<double>(g.window.width), static_cast<double>(g.window.height)};
+  resample(*source, box, o.height, o.width, g.mirrored, norm, dtype, out, o.grid);
+  if (annotations_out)
+    *annotations_out = {sample.annotations.image_id, source->height, source->width, std::move(g.boxes)};
+}
+
+}  // namespace trainer::data
