@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <set>
 
 #include "trainer/cli/modes.h"
 #include "trainer/cli/pipeline.h"
@@ -10,7 +11,10 @@ namespace {
 class LayerTable final : public LayerObserver {
  public:
   void layer(const std::string& name, const char* type, const Tensor& output, int64_t params, double flops) override {
-    rows_.push_back({name, type, shape_str(output.shape()), params, flops});
+    // A layer applied again (a convolution shared across pyramid levels) owns no new parameters.
+    const bool again = !seen_.insert(name).second;
+    rows_.push_back({name, again ? std::string(type) + "*" : type, shape_str(output.shape()), again ? 0 : params,
+                     flops});
     total_flops_ += flops;
   }
   void print(int64_t parameters) const {
@@ -18,6 +22,7 @@ class LayerTable final : public LayerObserver {
     for (const Row& r : rows_)
       std::printf("%-36s %-10s %-18s %12lld %14.0f\n", r.name.c_str(), r.type.c_str(), r.shape.c_str(),
                   static_cast<long long>(r.params), r.flops);
+    if (seen_.size() < rows_.size()) std::printf("* applied again: weights shared with the row of the same name\n");
     std::printf("forward FLOPs per image: %.4g\n", total_flops_);
     std::printf("parameters: %lld\n", static_cast<long long>(parameters));
   }
@@ -29,6 +34,7 @@ class LayerTable final : public LayerObserver {
     double flops;
   };
   std::vector<Row> rows_;
+  std::set<std::string> seen_;
   double total_flops_ = 0;
 };
 

@@ -10,6 +10,15 @@ namespace {
 
 DType compute_dtype_of(const config::TrainEvalPipelineConfig& c) {
   const bool cuda = c.runtime().device() == config::RuntimeConfig::CUDA;
+  // The TF OD API's use_bfloat16 (the TF2 zoo's TPU configs) is our BF16; a precision section
+  // that says otherwise is a contradiction, not a choice.
+  if (c.train_config().use_bfloat16()) {
+    TRAINER_CHECK(!c.precision().has_compute_dtype() || c.precision().compute_dtype() == config::PrecisionConfig::BF16,
+                  "train_config.use_bfloat16: true contradicts precision.compute_dtype ",
+                  config::PrecisionConfig::ComputeDtype_Name(c.precision().compute_dtype()),
+                  "; remove one of them");
+    return DType::BF16;
+  }
   switch (c.precision().compute_dtype()) {
     case config::PrecisionConfig::FP32: return DType::F32;
     case config::PrecisionConfig::TF32: return DType::F32;  // a tensor-core mode; on CPUs it is FP32

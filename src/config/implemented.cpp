@@ -11,7 +11,7 @@ namespace trainer::config::detail {
 std::span<const ModelSupport> model_support() {
   static const ModelSupport models[] = {
       {"classifier", true, "the image classifier"},
-      {"ssd", false, "the SSD / RetinaNet / EfficientDet detector"},
+      {"ssd", true, "the SSD / RetinaNet / EfficientDet detector"},
   };
   return models;
 }
@@ -47,11 +47,94 @@ std::span<const ImplementedField> implemented_fields() {
       {"model.classifier.preprocessing.mean"},
       {"model.classifier.preprocessing.stddev"},
 
+      // The single-shot detector (DetectionModel.ssd): NVIDIA's SSD320 v1.2 and the TF OD API's
+      // RetinaNet (ResNet + FPN, weight-shared box predictor, focal loss). src/tasks/README.md.
+      {"model.ssd.num_classes"},
+      {"model.ssd.feature_extractor.type",
+       {"ssd_resnet50_v1_fpn", "ssd_resnet101_v1_fpn", "ssd_resnet152_v1_fpn", "ssd_resnet50_v1_fpn_keras",
+        "ssd_resnet101_v1_fpn_keras", "ssd_resnet152_v1_fpn_keras"},
+       "the ResNet-FPN extractors are implemented; EfficientNet-BiFPN comes with the EfficientDet work"},
+      {"model.ssd.feature_extractor.depth_multiplier", {"1"}, "the ResNet extractors support only 1"},
+      {"model.ssd.feature_extractor.min_depth"},
+      {"model.ssd.feature_extractor.pad_to_multiple", {"1"}},
+      {"model.ssd.feature_extractor.use_explicit_padding", {"false"}},
+      {"model.ssd.feature_extractor.use_depthwise", {"false"}},
+      {"model.ssd.feature_extractor.override_base_feature_extractor_hyperparams"},
+      {"model.ssd.feature_extractor.fpn.{min_level,max_level,additional_layer_depth}"},
+      {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams.op",
+       {"CONV"}},
+      {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
+       ".activation",
+       {"NONE", "RELU", "RELU_6", "SWISH"}},
+      {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
+       ".regularizer.l2_regularizer.weight"},
+      {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
+       ".initializer.{truncated_normal_initializer,random_normal_initializer}.{mean,stddev}"},
+      {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
+       ".batch_norm.{decay,epsilon}"},
+      {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
+       ".batch_norm.{scale,center,train}",
+       {"true"}, "batchnorm always learns gamma and beta and trains with batch statistics here"},
+      {"model.ssd.box_predictor.weight_shared_convolutional_box_predictor.{depth,num_layers_before_predictor,"
+       "kernel_size,class_prediction_bias_init,share_prediction_tower}"},
+      {"model.ssd.box_predictor.weight_shared_convolutional_box_predictor.box_code_size", {"4"}},
+      {"model.ssd.box_predictor.weight_shared_convolutional_box_predictor.{use_dropout,use_depthwise}", {"false"}},
+      {"model.ssd.box_predictor.weight_shared_convolutional_box_predictor.score_converter", {"IDENTITY"}},
+      {"model.ssd.anchor_generator.multiscale_anchor_generator.{min_level,max_level,anchor_scale,aspect_ratios,"
+       "scales_per_octave,normalize_coordinates}"},
+      {"model.ssd.image_resizer.fixed_shape_resizer.{height,width}"},
+      {"model.ssd.image_resizer.fixed_shape_resizer.resize_method", {"BILINEAR"}},
+      {"model.ssd.image_resizer.fixed_shape_resizer.convert_to_grayscale", {"false"}},
+      {"model.ssd.box_coder.faster_rcnn_box_coder.{y_scale,x_scale,height_scale,width_scale}"},
+      {"model.ssd.matcher.argmax_matcher.{matched_threshold,unmatched_threshold,ignore_thresholds,"
+       "negatives_lower_than_unmatched,force_match_for_each_row,use_matmul_gather}"},
+      {"model.ssd.similarity_calculator.iou_similarity"},
+      {"model.ssd.encode_background_as_zeros", {"true"},
+       "unmatched anchors get all-zero class targets (NVIDIA's and the TF2 zoo's configs)"},
+      {"model.ssd.add_background_class", {"true"}},
+      {"model.ssd.{negative_class_weight,normalize_loss_by_num_matches,normalize_loc_loss_by_codesize}"},
+      // Accepted with NVIDIA's code's meaning: the hyperparams' batch_norm.train re-enables batch
+      // statistics inside the extractor and predictor, so freeze_batchnorm changes nothing there,
+      // and moving averages are updated every step either way (src/tasks/README.md).
+      {"model.ssd.{freeze_batchnorm,inplace_batchnorm_update}"},
+      {"model.ssd.loss.classification_loss.weighted_sigmoid_focal.{alpha,gamma}"},
+      {"model.ssd.loss.localization_loss.weighted_smooth_l1.delta"},
+      {"model.ssd.loss.{classification_loss.weighted_sigmoid_focal,localization_loss.weighted_smooth_l1}"
+       ".anchorwise_output",
+       {"false"}},
+      {"model.ssd.loss.{classification_weight,localization_weight}"},
+      {"model.ssd.post_processing.batch_non_max_suppression.{score_threshold,iou_threshold,"
+       "max_detections_per_class,max_total_detections,use_static_shapes}"},
+      {"model.ssd.post_processing.batch_non_max_suppression.soft_nms_sigma", {"0"},
+       "soft-NMS comes with the EfficientDet work"},
+      {"model.ssd.post_processing.batch_non_max_suppression.use_class_agnostic_nms", {"false"}},
+      {"model.ssd.post_processing.score_converter", {"SIGMOID"}},
+      {"model.ssd.post_processing.logit_scale"},
+
+      // Detection training and evaluation.
+      {"train_config.fine_tune_checkpoint"},
+      {"train_config.fine_tune_checkpoint_type", {"", "classification", "detection"}},
+      {"train_config.fine_tune_checkpoint_version", {"V1", "V2"}},
+      // Synchronous data parallelism is the only kind: these describe NVIDIA's Horovod setup.
+      {"train_config.{sync_replicas,replicas_to_aggregate,startup_delay_steps}"},
+      {"train_config.max_number_of_boxes"},
+      // How TF pads boxes to a static shape; batches here hold each image's own boxes.
+      {"train_config.unpad_groundtruth_tensors"},
+      {"train_config.data_augmentation_options.random_horizontal_flip"},
+      {"train_config.data_augmentation_options.random_crop_image.{min_object_covered,min_aspect_ratio,"
+       "max_aspect_ratio,min_area,max_area,overlap_thresh,random_coef,clip_boxes}"},
+      {"{train,eval}_input_reader.label_map_path"},
+      {"{train,eval}_input_reader.max_number_of_boxes"},
+      {"{train,eval}_input_reader.num_readers"},
+      {"{train,eval}_input_reader.coco_json_input_reader.{annotations_file,image_dir}"},
+      {"eval_config.{num_examples,min_score_threshold,max_num_boxes_to_visualize}"},
+
       // Training: momentum SGD, the TF OD API's four LR schedules, clipping.
       {"train_config.batch_size"},
       {"train_config.num_steps"},
       {"train_config.gradient_clipping_by_norm"},
-      {"train_config.use_bfloat16", {"false"}, "set precision { compute_dtype: BF16 } instead"},
+      // true: bfloat16 compute, as precision { compute_dtype: BF16 } (the TF2 zoo's TPU configs).
+      {"train_config.use_bfloat16"},
       {"train_config.optimizer.use_moving_average", {"false"},
        "moving averages of the weights (EMA) come with the detectors; set it to false"},
       {"train_config.optimizer.momentum_optimizer.momentum_optimizer_value"},
@@ -96,7 +179,7 @@ std::span<const ImplementedField> implemented_fields() {
 
       // Evaluation: top-1 / top-5 accuracy.
       {"eval_config.batch_size"},
-      {"eval_config.metrics_set", {"classification_metrics"}},
+      {"eval_config.metrics_set", {"classification_metrics", "coco_detection_metrics"}},
       {"eval_config.use_moving_averages", {"false"}},
 
       // trainer's own sections.

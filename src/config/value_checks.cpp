@@ -205,9 +205,52 @@ void check_precision(const PrecisionConfig& p, Checker& check) {
 
 }  // namespace
 
+void check_ssd(const Ssd& ssd, Checker& check) {
+  const std::string at = "model.ssd";
+  check.above(ssd.num_classes(), 0, at + ".num_classes");
+  check.require(ssd.image_resizer().has_fixed_shape_resizer(), at + ".image_resizer",
+                "fixed_shape_resizer is implemented (keep_aspect_ratio_resizer is not yet)");
+  check.above(ssd.image_resizer().fixed_shape_resizer().height(), 0, at + ".image_resizer.fixed_shape_resizer.height");
+  check.above(ssd.image_resizer().fixed_shape_resizer().width(), 0, at + ".image_resizer.fixed_shape_resizer.width");
+  check.require(ssd.feature_extractor().has_fpn(), at + ".feature_extractor", "needs an fpn { } section");
+  check.require(ssd.box_predictor().has_weight_shared_convolutional_box_predictor(), at + ".box_predictor",
+                "weight_shared_convolutional_box_predictor is implemented");
+  check.require(ssd.anchor_generator().has_multiscale_anchor_generator(), at + ".anchor_generator",
+                "multiscale_anchor_generator is implemented");
+  check.require(ssd.box_coder().has_faster_rcnn_box_coder(), at + ".box_coder", "faster_rcnn_box_coder is implemented");
+  check.require(ssd.matcher().has_argmax_matcher(), at + ".matcher", "argmax_matcher is implemented");
+  check.require(ssd.similarity_calculator().has_iou_similarity(), at + ".similarity_calculator",
+                "iou_similarity is implemented");
+  check.require(ssd.loss().classification_loss().has_weighted_sigmoid_focal(), at + ".loss.classification_loss",
+                "weighted_sigmoid_focal is implemented");
+  check.require(ssd.loss().localization_loss().has_weighted_smooth_l1(), at + ".loss.localization_loss",
+                "weighted_smooth_l1 is implemented");
+  check.require(ssd.post_processing().has_batch_non_max_suppression(), at + ".post_processing",
+                "needs batch_non_max_suppression { }");
+  const auto& fpn = ssd.feature_extractor().fpn();
+  const auto& anchors = ssd.anchor_generator().multiscale_anchor_generator();
+  check.require(fpn.min_level() == anchors.min_level() && fpn.max_level() == anchors.max_level(),
+                at + ".anchor_generator.multiscale_anchor_generator", "levels ", anchors.min_level(), "..",
+                anchors.max_level(), " differ from the FPN's ", fpn.min_level(), "..", fpn.max_level());
+  const auto& m = ssd.matcher().argmax_matcher();
+  check.require(m.unmatched_threshold() <= m.matched_threshold(), at + ".matcher.argmax_matcher",
+                "unmatched_threshold (", m.unmatched_threshold(), ") must be <= matched_threshold (",
+                m.matched_threshold(), ")");
+  check.in_range(ssd.post_processing().batch_non_max_suppression().iou_threshold(), 0, 1.000001,
+                 at + ".post_processing.batch_non_max_suppression.iou_threshold");
+}
+
 void check_values(const TrainEvalPipelineConfig& config, std::vector<std::string>& problems) {
   Checker check(problems);
   if (config.model().has_classifier()) check_classifier(config.model().classifier(), check);
+  if (config.model().has_ssd()) check_ssd(config.model().ssd(), check);
+  const char* metrics = config.model().has_ssd() ? "coco_detection_metrics" : "classification_metrics";
+  for (int i = 0; i < config.eval_config().metrics_set_size(); ++i) {
+    const std::string& set = config.eval_config().metrics_set(i);
+    const bool implemented = set == "classification_metrics" || set == "coco_detection_metrics";  // else named already
+    check.require(!implemented || set == metrics, str("eval_config.metrics_set[", i, "]"), "\"", set,
+                  "\" does not fit this model; use \"", metrics, "\"");
+  }
   if (config.has_train_config()) check_train(config.train_config(), check);
   if (config.has_train_input_reader())
     check_input(config.train_input_reader(), "train_input_reader", check);

@@ -2,6 +2,8 @@
 // bad values are named by path; the recipe config is valid and carries NVIDIA's numbers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "test_util.h"
 #include "trainer/config/config.h"
 
@@ -53,18 +55,27 @@ TEST(ConfigValidate, ResnetConfigCarriesNvidiasRecipe) {
   EXPECT_FALSE(t.optimizer().use_moving_average());
 }
 
-TEST(ConfigValidate, TfodConfigsFailOnlyByNamingTheModel) {
-  const char* const types[] = {"ssd_resnet50_v1_fpn", "ssd_resnet50_v1_fpn_keras",
-                               "ssd_efficientnet-b0_bifpn_keras"};
-  for (int i = 0; i < 3; ++i) {
-    const std::string file = repo_path(kTfodConfigs[i]);
-    const std::vector<std::string> problems = validation_problems(load_pipeline_config(file));
-    ASSERT_EQ(problems.size(), 1u) << joined(problems);
-    EXPECT_EQ(problems[0], std::string("model.ssd (feature_extractor.type \"") + types[i] +
-                               "\"): the SSD / RetinaNet / EfficientDet detector is valid but "
-                               "not implemented yet; implemented so far: model.classifier");
-    const std::string error = error_of([&] { validate(load_pipeline_config(file), file); });
-    EXPECT_EQ(error, file + ": " + problems[0]);
+// NVIDIA's SSD320 configs and the TF2 zoo's RetinaNet (ResNet-50 FPN) validate as published;
+// the EfficientDet-D0 config is refused by naming each field it needs that is not implemented.
+TEST(ConfigValidate, TfodConfigsValidateOrNameWhatIsNotImplemented) {
+  for (const char* file : kTfodConfigs) {
+    const std::string path = repo_path(file);
+    const std::vector<std::string> problems = validation_problems(load_pipeline_config(path));
+    if (std::string(file).find("efficientdet") == std::string::npos) {
+      EXPECT_TRUE(problems.empty()) << file << ": " << joined(problems);
+      continue;
+    }
+    const std::string all = joined(problems);
+    EXPECT_NE(all.find("model.ssd.feature_extractor.type: \"ssd_efficientnet-b0_bifpn_keras\" is valid but not "
+                       "implemented yet"),
+              std::string::npos)
+        << all;
+    EXPECT_NE(all.find("model.ssd.image_resizer.keep_aspect_ratio_resizer is valid but not implemented yet"),
+              std::string::npos)
+        << all;
+    const std::string error = error_of([&] { validate(load_pipeline_config(path), path); });
+    EXPECT_EQ(error.rfind(path + ": ", 0), 0u) << error;
+    EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 0) << "one line: " << error;
   }
 }
 
@@ -83,16 +94,12 @@ TEST(ConfigValidate, UnimplementedFieldsAreNamedByPath) {
   const Case cases[] = {
       {"train_config { optimizer { adam_optimizer {} } }",
        "train_config.optimizer.adam_optimizer is valid but not implemented yet"},
-      {"train_config { sync_replicas: true }",
-       "train_config.sync_replicas: true is valid but not implemented yet"},
-      {"train_config { fine_tune_checkpoint: \"/ckpt\" }",
-       "train_config.fine_tune_checkpoint: \"/ckpt\" is valid but not implemented yet"},
-      {"train_config { data_augmentation_options { random_horizontal_flip {} } }",
-       "train_config.data_augmentation_options is valid but not implemented yet"},
-      {"eval_input_reader { label_map_path: \"x.pbtxt\" }",
-       "eval_input_reader.label_map_path: \"x.pbtxt\" is valid but not implemented yet"},
-      {"train_input_reader { coco_json_input_reader { annotations_file: \"a.json\" } }",
-       "train_input_reader.coco_json_input_reader is valid but not implemented yet"},
+      {"train_input_reader { load_instance_masks: true }",
+       "train_input_reader.load_instance_masks: true is valid but not implemented yet"},
+      {"train_config { data_augmentation_options { random_adjust_brightness {} } }",
+       "train_config.data_augmentation_options[0].random_adjust_brightness is valid but not implemented yet"},
+      {"eval_config { include_metrics_per_category: true }",
+       "eval_config.include_metrics_per_category: true is valid but not implemented yet"},
   };
   for (const Case& c : cases) {
     const std::vector<std::string> problems = problems_with(c.override_text);
@@ -108,13 +115,13 @@ TEST(ConfigValidate, UnimplementedValuesAreNamedWithTheImplementedOnes) {
   EXPECT_EQ(joined(problems_with("precision { compute_dtype: FP16 }")),
             "precision.compute_dtype: FP16 is valid but not implemented yet (implemented: FP32, TF32, "
             "BF16); FP16 needs the CUDA pipeline (CPUs have no fp16 convolutions); use BF16\n");
-  EXPECT_EQ(joined(problems_with("train_config { use_bfloat16: true }")),
-            "train_config.use_bfloat16: true is valid but not implemented yet "
-            "(implemented: false); set precision { compute_dtype: BF16 } instead\n");
   EXPECT_EQ(joined(problems_with("eval_config { metrics_set: [\"classification_metrics\", "
                                  "\"coco_detection_metrics\"] }")),
-            "eval_config.metrics_set[1]: \"coco_detection_metrics\" is valid but not "
-            "implemented yet (implemented: classification_metrics)\n");
+            "eval_config.metrics_set[1]: \"coco_detection_metrics\" does not fit this model; use "
+            "\"classification_metrics\"\n");
+  EXPECT_EQ(joined(problems_with("eval_config { metrics_set: \"pascal_voc_detection_metrics\" }")),
+            "eval_config.metrics_set[0]: \"pascal_voc_detection_metrics\" is valid but not implemented yet "
+            "(implemented: classification_metrics, coco_detection_metrics)\n");
 }
 
 TEST(ConfigValidate, AbsentFieldsMustHaveAnImplementedDefault) {
@@ -197,10 +204,10 @@ TEST(ConfigValidate, MissingDataSourceIsNamed) {
 
 TEST(ConfigValidate, AllProblemsAreReportedOnOneLine) {
   const TrainEvalPipelineConfig config = load_pipeline_config(
-      repo_path(kResnet), {"train_config { batch_size: 0 sync_replicas: true }"});
+      repo_path(kResnet), {"train_config { batch_size: 0 } train_input_reader { load_instance_masks: true }"});
   const std::string error = error_of([&] { validate(config, "run.pbtxt"); });
   EXPECT_EQ(error,
-            "run.pbtxt: train_config.sync_replicas: true is valid but not implemented yet; "
+            "run.pbtxt: train_input_reader.load_instance_masks: true is valid but not implemented yet; "
             "train_config.batch_size: must be > 0, got 0");
 }
 

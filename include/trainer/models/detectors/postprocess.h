@@ -1,0 +1,41 @@
+// Raw SSD predictions to detections, as meta_architectures/ssd_meta_arch.py `postprocess` with
+// NVIDIA's SSD320 post_processing config does it: decode the box codes against the anchors,
+// sigmoid the class logits and slice off the background slot, then batch multi-class NMS
+// (core/post_processing.py), which clips the kept boxes to the image window [0, 0, 1, 1] after
+// NMS and drops boxes the clipping leaves without area.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "trainer/core/tensor.h"
+#include "trainer/kernels/cpu/box_ops.h"
+
+namespace trainer::models {
+
+struct PostprocessOptions {
+  cpu::BoxCoderScales box_coder;  // the one the targets were encoded with
+  float logit_scale = 1.0f;        // scores = sigmoid(logits / logit_scale)
+  float score_threshold = 1e-8f;   // a class score must be > this
+  float iou_threshold = 0.6f;
+  int64_t max_detections_per_class = 100;
+  int64_t max_total_detections = 100;
+};
+
+struct DetectedBox {
+  float box[4];      // [ymin, xmin, ymax, xmax] normalised, clipped to [0, 1]
+  float score;       // sigmoid of the class logit
+  int32_t class_id;  // 1..num_classes (the logit slot; the label map's id)
+};
+
+// One image, best score first (ties: lower class id, then NMS selection order).
+// class_logits: [A, num_classes + 1] (slot 0 the background), box_codes: [A, 4], anchors: [A, 4]
+std::vector<DetectedBox> postprocess_detections(const float* class_logits, const float* box_codes,
+                                                const float* anchors, int64_t num_anchors, int64_t num_class_slots,
+                                                const PostprocessOptions& options);
+
+// Every image of a batch. class_logits: F32 [N, A, K + 1], box_codes: F32 [N, A, 4], anchors: F32 [A, 4].
+std::vector<std::vector<DetectedBox>> postprocess_batch(const Tensor& class_logits, const Tensor& box_codes,
+                                                        const Tensor& anchors, const PostprocessOptions& options);
+
+}  // namespace trainer::models

@@ -1,0 +1,55 @@
+// Object detection with a single-shot detector (model.ssd): NVIDIA's SSD320 v1.2 and the TF
+// Object Detection API's RetinaNet configs. Loss: target assignment (argmax matcher, Faster R-CNN
+// coder) with sigmoid focal and smooth-L1 losses normalised by the batch's positives; eval:
+// detections in original-image pixels scored by the in-process pycocotools-exact evaluator;
+// predict: detections printed and drawn on the picture.
+#pragma once
+
+#include <memory>
+
+#include "trainer/data/label_map.h"
+#include "trainer/models/detectors/ssd.h"
+#include "trainer/tasks/ssd_config.h"
+#include "trainer/tasks/task.h"
+
+namespace trainer::tasks {
+
+class DetectionTask final : public Task {
+ public:
+  DetectionTask(const config::TrainEvalPipelineConfig& config, const RunContext& run);
+
+  nn::ParameterStore& store() override { return model_.store(); }
+  std::string architecture() const override { return model_.architecture(); }
+  Tensor loss(Context& ctx, const train::TrainBatch& batch, int64_t step) override;
+
+  std::string kind() const override { return "detection"; }
+  Shape input_shape() const override;
+  void configure(train::TrainerOptions& options) const override;
+  std::unique_ptr<data::Loader> loader(Split split, data::LoaderCursor start = {}) const override;
+  data::Batch synthetic_batch(int64_t batch_size) const override;
+  void infer(Context& ctx, const data::Batch& batch) const override;
+  MetricMap evaluate(const EvalOptions& options) override;
+  int predict(const std::vector<std::string>& files, const PredictOptions& options) override;
+  void trace(LayerObserver& observer) override;
+
+  const models::SsdDetector& model() const { return model_; }
+  // Detections of a batch (eval-mode forward + post-processing), boxes normalised to the
+  // network input (= the source image, the resizer keeps no aspect ratio).
+  std::vector<std::vector<models::DetectedBox>> detect(Context& ctx, const Tensor& images) const;
+
+ private:
+  std::shared_ptr<data::Dataset> dataset(Split split) const;
+  std::shared_ptr<const data::LabelMap> label_map(Split split) const;
+  std::string class_name(int32_t id) const;
+
+  config::TrainEvalPipelineConfig config_;
+  const config::Ssd& ssd_;
+  RunContext run_;
+  models::SsdDetector model_;
+  models::TargetAssignerOptions assigner_;
+  models::SsdLossOptions loss_options_;
+  models::PostprocessOptions postprocess_;
+  std::shared_ptr<const data::LabelMap> names_;  // for printing: the eval or train label map
+};
+
+}  // namespace trainer::tasks

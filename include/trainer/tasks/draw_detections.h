@@ -1,0 +1,22 @@
+// Boxes, class names and scores drawn onto a picture (predict mode, and whatever else wants to
+// look at detections), with OpenCV's drawing functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "trainer/data/image.h"
+
+namespace trainer::tasks {
+
+struct DrawnBox {
+  float ymin, xmin, ymax, xmax;  // normalised to the image
+  std::string label;             // "person 0.87"
+  int color_index = 0;           // picks a colour from a fixed palette (e.g. the class id)
+};
+
+// Draws onto a copy of `image` (RGB or gray) and writes it to `path` (PNG or JPEG by the
+// extension). Throws an Error naming the path when it cannot be written.
+void draw_boxes(const data::Image& image, const std::vector<DrawnBox>& boxes, const std::string& path);
+
+}  // namespace trainer::tasks

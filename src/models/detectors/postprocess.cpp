@@ -1,0 +1,65 @@
+#include "trainer/models/detectors/postprocess.h"
+
+#include <cmath>
+
+#include "trainer/core/error.h"
+
+namespace trainer::models {
+
+std::vector<DetectedBox> postprocess_detections(const float* class_logits, const float* box_codes,
+                                                const float* anchors, int64_t num_anchors, int64_t num_class_slots,
+                                                const PostprocessOptions& o) {
+  TRAINER_CHECK(num_class_slots >= 2, "postprocess: ", num_class_slots,
+                " class slots (expected the background and at least one class)");
+  TRAINER_CHECK(o.logit_scale > 0.f, "postprocess: logit_scale ", o.logit_scale, " must be > 0");
+  const int64_t k = num_class_slots - 1;
+  std::vector<float> boxes(static_cast<size_t>(num_anchors * 4));
+  cpu::decode_boxes(box_codes, anchors, num_anchors, o.box_coder, boxes.data());
+  // Background slot 0 sliced off: scores [A, K] for classes 1..K.
+  std::vector<float> scores(static_cast<size_t>(num_anchors * k));
+  for (int64_t a = 0; a < num_anchors; ++a) {
+    const float* z = class_logits + a * num_class_slots + 1;
+    float* s = scores.data() + a * k;
+    for (int64_t j = 0; j < k; ++j) s[j] = 1.f / (1.f + std::exp(-(z[j] / o.logit_scale)));
+  }
+  cpu::MulticlassNmsOptions nms;
+  nms.score_threshold = o.score_threshold;
+  nms.iou_threshold = o.iou_threshold;
+  nms.max_size_per_class = o.max_detections_per_class;
+  nms.max_total_size = o.max_total_detections;
+  nms.clip = true;  // the clip window of a full, unpadded image: [0, 0, 1, 1]
+  std::vector<DetectedBox> out;
+  for (const cpu::Detection& d : cpu::multiclass_nms(boxes.data(), scores.data(), num_anchors, k, nms)) {
+    DetectedBox b;
+    std::copy(d.box, d.box + 4, b.box);
+    b.score = d.score;
+    b.class_id = static_cast<int32_t>(d.class_index + 1);
+    out.push_back(b);
+  }
+  return out;
+}
+
+std::vector<std::vector<DetectedBox>> postprocess_batch(const Tensor& class_logits, const Tensor& box_codes,
+                                                        const Tensor& anchors, const PostprocessOptions& o) {
+  TRAINER_CHECK(anchors.dtype() == DType::F32 && anchors.rank() == 2 && anchors.dim(1) == 4,
+                "postprocess: anchors ", anchors.describe(), " are not f32 [A, 4]");
+  const int64_t a = anchors.dim(0);
+  TRAINER_CHECK(class_logits.dtype() == DType::F32 && class_logits.rank() == 3 && class_logits.dim(1) == a,
+                "postprocess: class logits ", class_logits.describe(), " are not f32 [N, ", a, ", classes + 1]");
+  TRAINER_CHECK(box_codes.dtype() == DType::F32 && box_codes.rank() == 3 && box_codes.dim(0) == class_logits.dim(0) &&
+                    box_codes.dim(1) == a && box_codes.dim(2) == 4,
+                "postprocess: box codes ", box_codes.describe(), " are not f32 [", class_logits.dim(0), ", ", a,
+                ", 4]");
+  TRAINER_CHECK(anchors.device().is_cpu() && class_logits.device().is_cpu() && box_codes.device().is_cpu(),
+                "postprocess: runs on CPU tensors");
+  const Tensor logits = class_logits.contiguous(), codes = box_codes.contiguous(), anchor_data = anchors.contiguous();
+  const int64_t n = logits.dim(0), slots = logits.dim(2);
+  std::vector<std::vector<DetectedBox>> out;
+  // Images one after another: multiclass_nms spreads each image's classes over the threads.
+  for (int64_t i = 0; i < n; ++i)
+    out.push_back(postprocess_detections(logits.data<float>() + i * a * slots, codes.data<float>() + i * a * 4,
+                                         anchor_data.data<float>(), a, slots, o));
+  return out;
+}
+
+}  // namespace trainer::models

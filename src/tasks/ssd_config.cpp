@@ -1,0 +1,205 @@
+#include "trainer/tasks/ssd_config.h"
+
+#include <algorithm>
+
+namespace trainer::tasks {
+namespace {
+
+Activation activation_of(config::Hyperparams::Activation a) {
+  switch (a) {
+    case config::Hyperparams::NONE: return Activation::Identity;
+    case config::Hyperparams::RELU: return Activation::Relu;
+    case config::Hyperparams::RELU_6: return Activation::Relu6;
+    case config::Hyperparams::SWISH: return Activation::Swish;
+  }
+  return Activation::Relu;
+}
+
+// The initializer oneof; nullopt keeps the layer's variance-scaling default.
+std::optional<nn::Init> init_of(const config::Hyperparams& h) {
+  const config::Initializer& i = h.initializer();
+  if (i.has_truncated_normal_initializer())
+    return nn::Init::truncated_normal(i.truncated_normal_initializer().mean(), i.truncated_normal_initializer().stddev());
+  if (i.has_random_normal_initializer())
+    return nn::Init::normal(i.random_normal_initializer().mean(), i.random_normal_initializer().stddev());
+  return std::nullopt;  // variance scaling (factor 2, fan in, truncated normal), the layers' default
+}
+
+struct Extractor {
+  const char* type;
+  int depth;
+  models::ResNetConfig::Variant variant;
+  float bn_epsilon;  // the backbone's own batchnorm epsilon
+};
+
+// TF1's slim extractors (resnet_v1 with store_non_strided_activations) and TF2's Keras ones
+// (tf.keras ResNet v1: the stride in the first 1x1 convolution, BN epsilon 1.001e-5).
+constexpr Extractor kExtractors[] = {
+    {"ssd_resnet50_v1_fpn", 50, models::ResNetConfig::Variant::SLIM_V1, 1e-5f},
+    {"ssd_resnet101_v1_fpn", 101, models::ResNetConfig::Variant::SLIM_V1, 1e-5f},
+    {"ssd_resnet152_v1_fpn", 152, models::ResNetConfig::Variant::SLIM_V1, 1e-5f},
+    {"ssd_resnet50_v1_fpn_keras", 50, models::ResNetConfig::Variant::V1, 1.001e-5f},
+    {"ssd_resnet101_v1_fpn_keras", 101, models::ResNetConfig::Variant::V1, 1.001e-5f},
+    {"ssd_resnet152_v1_fpn_keras", 152, models::ResNetConfig::Variant::V1, 1.001e-5f},
+};
+
+const Extractor& extractor_of(const std::string& type) {
+  for (const Extractor& e : kExtractors)
+    if (type == e.type) return e;
+  std::string known;
+  for (const Extractor& e : kExtractors) known += std::string(known.empty() ? "" : ", ") + e.type;
+  fail("model.ssd.feature_extractor.type \"", type, "\" is not implemented; known: ", known);
+}
+
+}  // namespace
+
+const std::vector<std::string>& known_ssd_feature_extractors() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const Extractor& e : kExtractors) v.push_back(e.type);
+    return v;
+  }();
+  return names;
+}
+
+models::SsdConfig ssd_model_config(const config::Ssd& ssd) {
+  models::SsdConfig m;
+  const config::SsdFeatureExtractor& fe = ssd.feature_extractor();
+  const Extractor& e = extractor_of(fe.type());
+  m.feature_extractor = fe.type();
+  m.num_classes = ssd.num_classes();
+  m.image_height = ssd.image_resizer().fixed_shape_resizer().height();
+  m.image_width = ssd.image_resizer().fixed_shape_resizer().width();
+
+  const config::Hyperparams& fh = fe.conv_hyperparams();
+  models::ResNetConfig& r = m.backbone;
+  r.depth = e.depth;
+  r.variant = e.variant;
+  r.bn_epsilon = e.bn_epsilon;
+  r.bn_momentum = 0.997f;  // slim's resnet_arg_scope decay (Keras: 0.99 by default, the API sets 0.997)
+  if (fe.override_base_feature_extractor_hyperparams()) {
+    // The extractor's arg scope replaces the backbone's activation and initializer; the
+    // backbone keeps its own batchnorm parameters (they are passed explicitly).
+    r.activation = activation_of(fh.activation());
+    r.conv_init = init_of(fh);
+  }
+
+  models::FpnConfig& f = m.fpn;
+  f.min_level = fe.fpn().min_level();
+  f.max_level = fe.fpn().max_level();
+  f.depth = fe.fpn().additional_layer_depth();
+  f.activation = activation_of(fh.activation());
+  f.bn_momentum = fh.batch_norm().decay();
+  f.bn_epsilon = fh.batch_norm().epsilon();
+  f.conv_init = init_of(fh);
+
+  const config::WeightSharedConvolutionalBoxPredictor& wp = ssd.box_predictor().weight_shared_convolutional_box_predictor();
+  models::BoxPredictorConfig& p = m.predictor;
+  p.depth = wp.depth();
+  p.num_layers = wp.num_layers_before_predictor();
+  p.kernel = wp.kernel_size();
+  p.box_code_size = wp.box_code_size();
+  p.class_bias_init = wp.class_prediction_bias_init();
+  p.share_prediction_tower = wp.share_prediction_tower();
+  p.bn_momentum = wp.conv_hyperparams().batch_norm().decay();
+  p.bn_epsilon = wp.conv_hyperparams().batch_norm().epsilon();
+  p.conv_init = init_of(wp.conv_hyperparams());
+
+  const config::MultiscaleAnchorGenerator& a = ssd.anchor_generator().multiscale_anchor_generator();
+  m.anchors.min_level = a.min_level();
+  m.anchors.max_level = a.max_level();
+  m.anchors.anchor_scale = a.anchor_scale();
+  m.anchors.aspect_ratios.assign(a.aspect_ratios().begin(), a.aspect_ratios().end());
+  if (m.anchors.aspect_ratios.empty()) m.anchors.aspect_ratios = {1.0f, 2.0f, 0.5f};
+  m.anchors.scales_per_octave = a.scales_per_octave();
+  m.anchors.normalize_coordinates = a.normalize_coordinates();
+  return m;
+}
+
+models::TargetAssignerOptions ssd_target_assigner_options(const config::Ssd& ssd) {
+  models::TargetAssignerOptions o;
+  const config::ArgMaxMatcher& m = ssd.matcher().argmax_matcher();
+  o.matcher.ignore_thresholds = m.ignore_thresholds();
+  o.matcher.matched_threshold = m.matched_threshold();
+  o.matcher.unmatched_threshold = m.unmatched_threshold();
+  o.matcher.negatives_lower_than_unmatched = m.negatives_lower_than_unmatched();
+  o.matcher.force_match_for_each_row = m.force_match_for_each_row();
+  const config::FasterRcnnBoxCoder& c = ssd.box_coder().faster_rcnn_box_coder();
+  o.box_coder = {c.y_scale(), c.x_scale(), c.height_scale(), c.width_scale()};
+  o.negative_class_weight = ssd.negative_class_weight();
+  return o;
+}
+
+models::SsdLossOptions ssd_loss_options(const config::Ssd& ssd) {
+  models::SsdLossOptions o;
+  const config::SigmoidFocalClassificationLoss& focal = ssd.loss().classification_loss().weighted_sigmoid_focal();
+  o.focal_alpha = focal.has_alpha() ? focal.alpha() : -1.f;  // unset: no alpha factor, as TF's None
+  o.focal_gamma = focal.gamma();
+  o.smooth_l1_delta = ssd.loss().localization_loss().weighted_smooth_l1().delta();
+  o.classification_weight = ssd.loss().classification_weight();
+  o.localization_weight = ssd.loss().localization_weight();
+  o.normalize_loss_by_num_matches = ssd.normalize_loss_by_num_matches();
+  o.normalize_loc_loss_by_codesize = ssd.normalize_loc_loss_by_codesize();
+  return o;
+}
+
+models::PostprocessOptions ssd_postprocess_options(const config::Ssd& ssd) {
+  models::PostprocessOptions o;
+  const config::FasterRcnnBoxCoder& c = ssd.box_coder().faster_rcnn_box_coder();
+  o.box_coder = {c.y_scale(), c.x_scale(), c.height_scale(), c.width_scale()};
+  o.logit_scale = ssd.post_processing().logit_scale();
+  const config::BatchNonMaxSuppression& nms = ssd.post_processing().batch_non_max_suppression();
+  o.score_threshold = nms.score_threshold();
+  o.iou_threshold = nms.iou_threshold();
+  o.max_detections_per_class = nms.max_detections_per_class();
+  o.max_total_detections = nms.max_total_detections();
+  return o;
+}
+
+double ssd_weight_decay(const config::Ssd& ssd) {
+  auto l2 = [](const config::Hyperparams& h) {
+    return h.regularizer().has_l2_regularizer() ? h.regularizer().l2_regularizer().weight() : 0.0f;
+  };
+  const float extractor = l2(ssd.feature_extractor().conv_hyperparams());
+  const float predictor = l2(ssd.box_predictor().weight_shared_convolutional_box_predictor().conv_hyperparams());
+  TRAINER_CHECK(extractor == predictor, "model.ssd: the feature extractor's L2 weight (", extractor,
+                ") differs from the box predictor's (", predictor, "); one weight decay for both is implemented");
+  return extractor;
+}
+
+data::DetectionTransformOptions ssd_transform_options(const config::TrainEvalPipelineConfig& c, bool train) {
+  const config::Ssd& ssd = c.model().ssd();
+  data::DetectionTransformOptions o;
+  o.train = train;
+  o.height = ssd.image_resizer().fixed_shape_resizer().height();
+  o.width = ssd.image_resizer().fixed_shape_resizer().width();
+  // The ResNet extractors' preprocess(): VGG channel means subtracted from RGB 0..255, no scaling.
+  o.mean = {123.68f, 116.779f, 103.939f};
+  o.stddev = {1.f, 1.f, 1.f};
+  if (train) {
+    o.max_boxes = c.train_config().max_number_of_boxes();
+    for (const config::PreprocessingStep& step : c.train_config().data_augmentation_options()) {
+      if (step.has_random_horizontal_flip()) {
+        o.augmentations.push_back(data::RandomHorizontalFlipOptions{});
+      } else if (step.has_random_crop_image()) {
+        const config::RandomCropImage& r = step.random_crop_image();
+        data::RandomCropImageOptions crop;
+        crop.min_object_covered = r.min_object_covered();
+        crop.min_aspect_ratio = r.min_aspect_ratio(), crop.max_aspect_ratio = r.max_aspect_ratio();
+        crop.min_area = r.min_area(), crop.max_area = r.max_area();
+        crop.overlap_thresh = r.overlap_thresh();
+        crop.clip_boxes = r.clip_boxes();
+        crop.random_coef = r.random_coef();
+        o.augmentations.push_back(crop);
+      } else {
+        fail("train_config.data_augmentation_options: only random_horizontal_flip and random_crop_image are "
+             "implemented");
+      }
+    }
+  } else {
+    o.max_boxes = c.eval_input_reader().max_number_of_boxes();
+  }
+  return o;
+}
+
+}  // namespace trainer::tasks

@@ -1,0 +1,106 @@
+// SSD post-processing (models/detectors/postprocess.h) on predictions worked out by hand.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "trainer/models/detectors/postprocess.h"
+
+namespace trainer::models {
+namespace {
+
+double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+
+TEST(Postprocess, SigmoidBackgroundSliceNmsAndClip) {
+  // Zero codes decode to the anchors themselves. Logits are [background, class 1, class 2].
+  const std::vector<float> anchors = {
+      0.1f, 0.1f, 0.4f, 0.4f,   // a0
+      -0.2f, 0.5f, 0.3f, 1.2f,  // a1: sticks out above and to the right
+      1.2f, 1.2f, 1.5f, 1.5f,   // a2: wholly outside the image
+      0.1f, 0.1f, 0.4f, 0.4f};  // a3: a0 again
+  const std::vector<float> logits = {5, 2, -1,  //
+                                     0, -3, 0.5f,  //
+                                     0, 4, 4,   //
+                                     0, 1, -2};
+  const std::vector<float> codes(16, 0.f);
+  // Class 1 NMS keeps a2 (0.982), a0 (0.881), a1 (0.047); a3 (0.731) overlaps a0 with IoU 1.
+  // Class 2 keeps a2 (0.982), a1 (0.622), a0 (0.269); a3 (0.119) again suppressed by a0.
+  // Merged by score, then clipped to [0, 1]: a2 collapses to a point and is dropped; a1
+  // becomes [0, 0.5, 0.3, 1]. The background logit 5 of a0 plays no part.
+  const std::vector<DetectedBox> d =
+      postprocess_detections(logits.data(), codes.data(), anchors.data(), 4, 3, PostprocessOptions{});
+  ASSERT_EQ(d.size(), 4u);
+  const int32_t classes[4] = {1, 2, 2, 1};
+  const double scores[4] = {sigmoid(2), sigmoid(0.5), sigmoid(-1), sigmoid(-3)};
+  const float boxes[4][4] = {{0.1f, 0.1f, 0.4f, 0.4f}, {0, 0.5f, 0.3f, 1}, {0.1f, 0.1f, 0.4f, 0.4f}, {0, 0.5f, 0.3f, 1}};
+  for (int i = 0; i < 4; ++i) {
+    SCOPED_TRACE("detection " + std::to_string(i));
+    EXPECT_EQ(d[i].class_id, classes[i]);
+    EXPECT_NEAR(d[i].score, scores[i], 1e-6);
+    for (int c = 0; c < 4; ++c) EXPECT_NEAR(d[i].box[c], boxes[i][c], 1e-6);
+  }
+}
+
+TEST(Postprocess, ClipsAfterNms) {
+  // Unclipped, b ([0, 0.8, 0.1, 3]) overlaps a ([0, 0.8, 0.1, 1]) with IoU 0.2 / 2.2: both are
+  // kept although clipping makes them the same box. TF runs NMS on the unclipped boxes.
+  const std::vector<float> anchors = {0, 0.8f, 0.1f, 1.0f, 0, 0.8f, 0.1f, 3.0f};
+  const std::vector<float> logits = {0, 3, 0, 2};
+  const std::vector<float> codes(8, 0.f);
+  const std::vector<DetectedBox> d =
+      postprocess_detections(logits.data(), codes.data(), anchors.data(), 2, 2, PostprocessOptions{});
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_NEAR(d[1].box[3], 1.0, 1e-6);
+  EXPECT_NEAR(d[1].score, sigmoid(2), 1e-6);
+}
+
+TEST(Postprocess, DecodesCodesAndAppliesLimits) {
+  // 150 disjoint anchors in a 15 x 10 grid, one class, codes that halve each box around its
+  // centre (th = tw = 5 ln 0.5): 100 per class survive, best logits first.
+  std::vector<float> anchors, logits, codes;
+  for (int i = 0; i < 150; ++i) {
+    const float y = static_cast<float>(i / 10) / 15.f, x = static_cast<float>(i % 10) / 10.f;
+    anchors.insert(anchors.end(), {y, x, y + 1.f / 15.f, x + 0.1f});
+    logits.insert(logits.end(), {0.f, static_cast<float>(i) / 10.f});
+    codes.insert(codes.end(), {0.f, 0.f, 5.f * std::log(0.5f), 5.f * std::log(0.5f)});
+  }
+  PostprocessOptions o;
+  o.logit_scale = 2.f;
+  const std::vector<DetectedBox> d = postprocess_detections(logits.data(), codes.data(), anchors.data(), 150, 2, o);
+  ASSERT_EQ(d.size(), 100u);
+  EXPECT_NEAR(d[0].score, sigmoid(14.9 / 2), 1e-6);  // anchor 149, logit 14.9, scale 2
+  EXPECT_NEAR(d[99].score, sigmoid(5.0 / 2), 1e-6);  // anchor 50
+  // Anchor 149: rows 14 (y 14/15), column 9 (x 0.9), size 1/15 x 0.1, halved around the centre.
+  const float* a = &anchors[4 * 149];
+  const float yc = (a[0] + a[2]) / 2, xc = (a[1] + a[3]) / 2;
+  EXPECT_NEAR(d[0].box[0], yc - 1.f / 60.f, 1e-6);
+  EXPECT_NEAR(d[0].box[1], xc - 0.025f, 1e-6);
+  EXPECT_NEAR(d[0].box[2], yc + 1.f / 60.f, 1e-6);
+  EXPECT_NEAR(d[0].box[3], xc + 0.025f, 1e-6);
+  o.max_total_detections = 7;
+  o.max_detections_per_class = 5;
+  EXPECT_EQ(postprocess_detections(logits.data(), codes.data(), anchors.data(), 150, 2, o).size(), 5u);
+}
+
+TEST(Postprocess, BatchIsEachImage) {
+  const std::vector<float> anchors = {0.1f, 0.1f, 0.4f, 0.4f, 0.5f, 0.5f, 0.9f, 0.9f};
+  const std::vector<float> logits = {0, 1, -1, 0, -2, 3,  // image 0
+                                     0, -1, 2, 0, 0.5f, 0};  // image 1
+  const std::vector<float> codes = {0.1f, 0.2f, 0.3f, -0.1f, 0, 0, 0, 0, 1, -1, 0.5f, 0, 0, 0.3f, 0, 0};
+  const std::vector<std::vector<DetectedBox>> batch =
+      postprocess_batch(Tensor::from_floats({2, 2, 3}, logits), Tensor::from_floats({2, 2, 4}, codes),
+                        Tensor::from_floats({2, 4}, anchors), PostprocessOptions{});
+  ASSERT_EQ(batch.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const std::vector<DetectedBox> one =
+        postprocess_detections(&logits[6 * i], &codes[8 * i], anchors.data(), 2, 3, PostprocessOptions{});
+    ASSERT_EQ(batch[i].size(), one.size());
+    for (size_t j = 0; j < one.size(); ++j) {
+      EXPECT_EQ(batch[i][j].class_id, one[j].class_id);
+      EXPECT_EQ(batch[i][j].score, one[j].score);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace trainer::models
