@@ -60,6 +60,8 @@ std::span<const ImplementedField> implemented_fields() {
       {"model.ssd.feature_extractor.use_explicit_padding", {"false"}},
       {"model.ssd.feature_extractor.use_depthwise", {"false"}},
       {"model.ssd.feature_extractor.override_base_feature_extractor_hyperparams"},
+      {"model.ssd.feature_extractor.resnet.{width,blocks_per_stage}"},
+      {"model.ssd.feature_extractor.backbone_batch_norm.{decay,epsilon}"},
       {"model.ssd.feature_extractor.fpn.{min_level,max_level,additional_layer_depth}"},
       {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams.op",
        {"CONV"}},

@@ -75,8 +75,16 @@ models::SsdConfig ssd_model_config(const config::Ssd& ssd) {
   models::ResNetConfig& r = m.backbone;
   r.depth = e.depth;
   r.variant = e.variant;
+  if (fe.has_resnet()) {
+    if (fe.resnet().has_width()) r.width = fe.resnet().width();
+    r.blocks_per_stage.assign(fe.resnet().blocks_per_stage().begin(), fe.resnet().blocks_per_stage().end());
+  }
   r.bn_epsilon = e.bn_epsilon;
   r.bn_momentum = 0.997f;  // slim's resnet_arg_scope decay (Keras: 0.99 by default, the API sets 0.997)
+  if (fe.has_backbone_batch_norm()) {
+    if (fe.backbone_batch_norm().has_decay()) r.bn_momentum = fe.backbone_batch_norm().decay();
+    if (fe.backbone_batch_norm().has_epsilon()) r.bn_epsilon = fe.backbone_batch_norm().epsilon();
+  }
   if (fe.override_base_feature_extractor_hyperparams()) {
     // The extractor's arg scope replaces the backbone's activation and initializer; the
     // backbone keeps its own batchnorm parameters (they are passed explicitly).

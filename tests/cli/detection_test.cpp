@@ -1,0 +1,119 @@
+// The detector as users run it, on real data: a reduced SSD overfits the 4 real COCO val2017
+// images with their real annotations (tests/tasks/data/coco_overfit.pbtxt), reaching COCO AP
+// >= 0.9 on them; eval and predict then work from its checkpoint; the detections file it
+// writes gives pycocotools the same AP; and a stop + resume with random crops and flips
+// continues bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <regex>
+
+#include "run_trainer.h"
+#include "trainer/train/safetensors.h"
+
+namespace trainer::testing {
+namespace {
+
+constexpr const char* kOverfit = "tests/tasks/data/coco_overfit.pbtxt";
+
+// The last METRIC record's value of `key` in a --log-json file.
+double logged(const std::filesystem::path& log, const std::string& key) {
+  const std::string text = slurp(log);
+  const std::regex re("\"" + key + "\": ([-0-9.e+]+)");
+  double value = NAN;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it)
+    value = std::stod((*it)[1].str());
+  return value;
+}
+
+TEST(Detection, OverfitsFourRealCocoImagesThenEvaluatesAndPredicts) {
+  const auto scratch = scratch_dir("ssd-overfit");
+  const auto model = scratch / "model";
+  const std::string model_dir = "runtime { model_dir: \"" + model.string() + "\" }";
+  RunResult t = run_trainer({"--config", kOverfit, "--override", model_dir, "--log-json",
+                             (scratch / "train.json").string()},
+                            scratch);
+  ASSERT_EQ(t.status, 0) << t.err;
+  // The 12 lines of pycocotools' summarize(), printed after training.
+  EXPECT_NE(t.out.find(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "),
+            std::string::npos)
+      << t.out;
+  const double ap = logged(scratch / "train.json", "coco.AP");
+  EXPECT_GE(ap, 0.9) << t.out;
+  EXPECT_GE(logged(scratch / "train.json", "coco.AP50"), 0.9);
+
+  // Eval mode from the checkpoint: the same numbers, and a detections file.
+  RunResult e = run_trainer({"--config", kOverfit, "--override", model_dir, "--mode", "eval", "--log-json",
+                             (scratch / "eval.json").string()},
+                            scratch);
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_EQ(logged(scratch / "eval.json", "coco.AP"), ap);
+  const auto detections = model / "detections-160.json";
+  ASSERT_TRUE(std::filesystem::exists(detections)) << e.err;
+
+  // pycocotools, on our detections file, agrees with our evaluator to the last digit printed.
+  const std::string oracle = std::string(TRAINER_ORACLE_PYTHON) + " -c " +
+                             quote("from pycocotools.coco import COCO\n"
+                                   "from pycocotools.cocoeval import COCOeval\n"
+                                   "import sys, contextlib, io\n"
+                                   "with contextlib.redirect_stdout(io.StringIO()):\n"
+                                   "  gt = COCO(sys.argv[1]); dt = gt.loadRes(sys.argv[2])\n"
+                                   "  ev = COCOeval(gt, dt, 'bbox'); ev.evaluate(); ev.accumulate(); ev.summarize()\n"
+                                   "print(repr(float(ev.stats[0])))\n") +
+                             " tests/eval/data/instances_val2017_mini.json " + quote(detections.string()) + " > " +
+                             quote((scratch / "oracle.txt").string()) + " 2>&1";
+  const std::string cmd = "cd " + quote(std::getenv("TRAINER_SOURCE_DIR")) + " && " + oracle;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(scratch / "oracle.txt");
+  EXPECT_EQ(std::stod(slurp(scratch / "oracle.txt")), ap) << slurp(scratch / "oracle.txt");
+
+  // Predict: detections printed in pixels with class names, and the picture drawn.
+  RunResult p = run_trainer({"--config", kOverfit, "--override", model_dir, "--mode", "predict", "--output",
+                             (scratch / "drawn").string(), "tests/data/fixtures/000000289393.jpg"},
+                            scratch);
+  ASSERT_EQ(p.status, 0) << p.err;
+  EXPECT_NE(p.out.find("000000289393.jpg: 640x480"), std::string::npos) << p.out;
+  // The bird of 000000289393.jpg, annotated at x 523 y 333 w 117 h 141 (COCO id 16), found by
+  // name (the config's label map) within 3 pixels.
+  std::smatch bird;
+  ASSERT_TRUE(std::regex_search(p.out, bird, std::regex("\n  bird +0\\.\\d+  x ([0-9.]+) y ([0-9.]+) w ([0-9.]+) h "
+                                                         "([0-9.]+)\n")))
+      << p.out;
+  EXPECT_NEAR(std::stod(bird[1].str()), 523, 3);
+  EXPECT_NEAR(std::stod(bird[2].str()), 333, 3);
+  EXPECT_NEAR(std::stod(bird[3].str()), 117, 3);
+  EXPECT_NEAR(std::stod(bird[4].str()), 141, 3);
+  EXPECT_TRUE(std::filesystem::exists(scratch / "drawn" / "000000289393.png")) << p.out;
+  std::filesystem::remove_all(scratch);
+}
+
+std::vector<std::string> augmented_run(const std::filesystem::path& model_dir, int steps) {
+  return {"--config", kOverfit,
+          "--override", "model { ssd { image_resizer { fixed_shape_resizer { height: 256 width: 256 } } } }",
+          "--override", "train_config { batch_size: 2 num_steps: " + std::to_string(steps) +
+                        " data_augmentation_options { random_horizontal_flip {} } data_augmentation_options { "
+                        "random_crop_image { min_object_covered: 0.0 min_area: 0.5 max_area: 1.0 overlap_thresh: "
+                        "0.0 } } optimizer { momentum_optimizer { learning_rate { cosine_decay_learning_rate { "
+                        "total_steps: 6 warmup_steps: 1 } } } } }",
+          "--override", "runtime { model_dir: \"" + model_dir.string() + "\" }",
+          "--override", "eval_input_reader { num_epochs: 1 }"};
+}
+
+TEST(Detection, StopAndResumeWithRandomCropsAndFlipsIsBitIdentical) {
+  const auto scratch = scratch_dir("ssd-resume");
+  const auto straight = scratch / "straight", interrupted = scratch / "interrupted";
+  ASSERT_EQ(run_trainer(augmented_run(straight, 6), scratch).status, 0) << slurp(scratch / "stderr.txt");
+  ASSERT_EQ(run_trainer(augmented_run(interrupted, 3), scratch).status, 0) << slurp(scratch / "stderr.txt");
+  RunResult resumed = run_trainer(augmented_run(interrupted, 6), scratch);
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed from"), std::string::npos) << resumed.err;
+  const auto x = train::read_safetensors((straight / "ckpt-000000006.safetensors").string());
+  const auto y = train::read_safetensors((interrupted / "ckpt-000000006.safetensors").string());
+  ASSERT_EQ(x.tensors.size(), y.tensors.size());
+  for (const auto& [name, t] : x.tensors)
+    EXPECT_EQ(std::memcmp(t.raw(), y.tensors.at(name).raw(), t.nbytes()), 0) << name << " differs after resuming";
+  std::filesystem::remove_all(scratch);
+}
+
+}  // namespace
+}  // namespace trainer::testing
