@@ -34,14 +34,15 @@ def ensure_peers(packages):
     if unknown:
         sys.exit(f"bench_env: {unknown} not pinned in {REQUIREMENTS}")
     python = os.path.join(BENCH_VENV, "bin", "python3")
-    if os.path.realpath(sys.prefix) != os.path.realpath(BENCH_VENV):
-        if not os.path.exists(python):
-            print(f"bench_env: creating {BENCH_VENV}", flush=True)
-            subprocess.check_call([sys.executable, "-m", "venv", BENCH_VENV])
-        missing = [pins[p.lower()] for p in packages if not _installed(python, pins[p.lower()])]
-        if missing:
-            print(f"bench_env: installing {' '.join(missing)} into {BENCH_VENV}", flush=True)
-            subprocess.check_call([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *missing])
+    inside = os.path.realpath(sys.prefix) == os.path.realpath(BENCH_VENV)
+    if not inside and not os.path.exists(python):
+        print(f"bench_env: creating {BENCH_VENV}", flush=True)
+        subprocess.check_call([sys.executable, "-m", "venv", BENCH_VENV])
+    missing = [pins[p.lower()] for p in packages if not _installed(python, pins[p.lower()])]
+    if missing:
+        print(f"bench_env: installing {' '.join(missing)} into {BENCH_VENV}", flush=True)
+        subprocess.check_call([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *missing])
+    if not inside:
         os.execv(python, [python, os.path.abspath(sys.argv[0]), *sys.argv[1:]])
     versions = ", ".join(f"{p} {importlib.metadata.version(p)}" for p in packages)
     print(f"peers: {versions} (Python {platform.python_version()}, {BENCH_VENV})", flush=True)

@@ -7,6 +7,7 @@
 #include "trainer/cli/pipeline.h"
 #include "trainer/core/log.h"
 #include "trainer/tasks/data_batch.h"
+#include "trainer/tasks/fine_tune.h"
 
 namespace trainer::cli {
 namespace {
@@ -24,7 +25,8 @@ int run_train(const CliArgs& args, MetricsLog& log) {
   std::signal(SIGTERM, on_stop_signal);
   options.should_stop = [] { return g_stop.load(); };
   train::Trainer trainer(*p.task, options, log);
-  trainer.resume();
+  // A fresh run starts from the config's fine-tune weights; a resumed one from its checkpoint.
+  if (!trainer.resume()) tasks::fine_tune(p.task->store(), p.config.train_config());
   log.metric({{"parameters", p.task->store().count()}});
   if (!options.model_dir.empty()) {
     std::filesystem::create_directories(options.model_dir);

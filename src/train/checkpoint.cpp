@@ -9,6 +9,7 @@
 
 #include "trainer/core/json_text.h"
 #include "trainer/train/safetensors.h"
+#include "trainer/train/weight_match.h"
 
 namespace trainer::train {
 namespace fs = std::filesystem;
@@ -81,42 +82,21 @@ std::optional<std::string> CheckpointManager::latest() const {
   return all.back().second.string();
 }
 
+bool is_trainer_checkpoint(const std::map<std::string, std::string>& metadata) {
+  auto format = metadata.find("format");
+  return format != metadata.end() && format->second == kFormat;
+}
+
 TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store, Tensor* optimizer_state) {
   SafetensorsFile file = read_safetensors(path);
   auto format = file.metadata.find("format");
   TRAINER_CHECK(format != file.metadata.end() && format->second == kFormat, path, ": not a trainer checkpoint (format ",
                 format == file.metadata.end() ? std::string("missing") : format->second, ", expected ", kFormat, ")");
-  std::vector<std::string> missing, misshaped;
-  std::map<std::string, Tensor*> wanted;
-  for (nn::Parameter& p : store.params()) wanted[p.name] = &p.value;
-  for (nn::Buffer& b : store.buffers()) wanted[b.name] = &b.value;
-  for (auto& [name, dst] : wanted) {
-    auto it = file.tensors.find(name);
-    if (it == file.tensors.end()) {
-      missing.push_back(name);
-    } else if (it->second.shape() != dst->shape() || it->second.dtype() != dst->dtype()) {
-      misshaped.push_back(name + " (" + it->second.describe() + " in the file, " + dst->describe() + " in the model)");
-    }
-  }
-  std::vector<std::string> unexpected;
-  for (const auto& [name, t] : file.tensors)
-    if (!wanted.count(name) && name != kOptimizer) unexpected.push_back(name);
-  if (!missing.empty() || !misshaped.empty() || !unexpected.empty()) {
-    std::string msg = path + " does not fit this model:";
-    auto list = [&](const char* what, const std::vector<std::string>& names) {
-      if (names.empty()) return;
-      msg += str(" ", names.size(), " ", what, ": ");
-      for (size_t i = 0; i < names.size() && i < 10; ++i) msg += (i ? ", " : "") + names[i];
-      if (names.size() > 10) msg += str(", ... (", names.size() - 10, " more)");
-      msg += ";";
-    };
-    list("missing", missing);
-    list("unexpected", unexpected);
-    list("mis-shaped", misshaped);
-    msg.pop_back();
-    fail(msg);
-  }
-  for (auto& [name, dst] : wanted) dst->copy_from(file.tensors.at(name));
+  std::map<std::string, Tensor> weights = file.tensors;
+  weights.erase(kOptimizer);
+  const WeightMatch match = match_weights(store, weights);
+  TRAINER_CHECK(match.complete(), path, " does not fit this model:", match.problems());
+  copy_matched(store, weights, match);
   if (optimizer_state) {
     auto it = file.tensors.find(kOptimizer);
     if (it != file.tensors.end()) {

@@ -3,6 +3,7 @@
 // (step, loader cursor, loss scale, the resolved config). Written atomically; the last N kept.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -34,6 +35,9 @@ class CheckpointManager {
   std::string directory_;
   int keep_max_;
 };
+
+// Whether a safetensors file is one of ours (its metadata names the checkpoint format).
+bool is_trainer_checkpoint(const std::map<std::string, std::string>& metadata);
 
 // Loads a checkpoint into `store` (and the optimizer state, when given and present). Missing,
 // unexpected or mis-shaped tensors are listed by name in one Error.

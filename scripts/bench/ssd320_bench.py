@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""SSD320 v1.2 training and inference on the CPU: `trainer --mode benchmark` on NVIDIA's
+configs/tfod/ssd320_full_8gpus.config against torchvision's retinanet_resnet50_fpn (the closest
+PyPI peer: ResNet-50 + FPN P3-P7, shared 4-conv heads, focal loss) at 320x320, channels_last,
+fp32, the same batch and threads, in one run.
+
+    scripts/bench/ssd320_bench.py [--batch 8] [--warmup 2] [--steps 5] [--threads N] [--memory-batch 32]
+
+Both sides time each step after the warm-up and report the mean of per-step images/second
+(NVIDIA's method). Training: forward, loss (target assignment included), backward, momentum SGD.
+Inference: eval-mode forward plus post-processing (decode, score threshold, NMS) on synthetic
+images with a few boxes each. Each side runs in its own process so peak RSS is its own.
+--memory-batch N also trains trainer at NVIDIA's per-GPU batch (32) for two steps and reports
+its peak RSS (the issue's bar: within 16 GiB)."""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_env  # noqa: E402
+
+bench_env.ensure_peers(["torch", "torchvision"])
+
+PEER = r'''
+import json, resource, sys, time, statistics
+import torch, torchvision
+mode, batch, warmup, steps, threads = sys.argv[1], *map(int, sys.argv[2:6])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+model = torchvision.models.detection.retinanet_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91,
+                                                           min_size=320, max_size=320)
+model = model.to(memory_format=torch.channels_last)
+images = [torch.rand(3, 320, 320) for _ in range(batch)]
+g = torch.Generator().manual_seed(1)
+targets = []
+for _ in range(batch):
+    n = int(torch.randint(1, 8, (1,), generator=g))
+    xy = torch.rand(n, 2, generator=g) * 240
+    wh = torch.rand(n, 2, generator=g) * 70 + 10
+    targets.append({"boxes": torch.cat([xy, xy + wh], 1), "labels": torch.randint(1, 91, (n,), generator=g)})
+if mode == "train":
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-4)
+    def step():
+        opt.zero_grad(set_to_none=True)
+        losses = model(images, targets)
+        sum(losses.values()).backward()
+        opt.step()
+else:
+    model.eval()
+    def step():
+        with torch.no_grad():
+            model(images)
+rates, latency = [], []
+for i in range(warmup + steps):
+    t = time.perf_counter(); step(); dt = time.perf_counter() - t
+    if i >= warmup:
+        rates.append(batch / dt); latency.append(dt * 1e3)
+print(json.dumps({"imgs_per_sec": statistics.mean(rates), "p50_ms": statistics.median(latency),
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "params": sum(p.numel() for p in model.parameters()),
+                  "torch": torch.__version__, "torchvision": torchvision.__version__}))
+'''
+
+CONFIG = "configs/tfod/ssd320_full_8gpus.config"
+
+
+def run_peer(mode, a):
+    out = subprocess.run([sys.executable, "-c", PEER, mode, str(a.batch), str(a.warmup), str(a.steps), str(a.threads)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_trainer(build_dir, batch, warmup, steps, threads, inference=True):
+    override = (f"train_config {{ batch_size: {batch} }} benchmark {{ warmup_steps: {warmup} steps: {steps} "
+                f"inference_warmup_steps: {warmup if inference else 0} inference_steps: {steps if inference else 1} "
+                f"synthetic_data: true }} runtime {{ num_threads: {threads} }}")
+    with tempfile.NamedTemporaryFile(suffix=".json") as log:
+        out = subprocess.run([os.path.join(build_dir, "trainer"), "--config", CONFIG, "--mode", "benchmark",
+                              "--override", override, "--log-json", log.name],
+                             cwd=bench_env.ROOT, check=True, capture_output=True, text=True).stdout
+        metrics = json.loads(open(log.name).read().strip().splitlines()[-1])["data"]
+    rss = float(re.search(r"after training ([\d.]+)", out).group(1))
+    return metrics, rss
+
+
+def forward_gflops(build_dir):
+    out = subprocess.run([os.path.join(build_dir, "trainer"), "--config", CONFIG, "--mode", "summary"],
+                         cwd=bench_env.ROOT, check=True, capture_output=True, text=True).stdout
+    return float(re.search(r"forward FLOPs per image: ([\d.e+]+)", out).group(1)) / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--memory-batch", type=int, default=0, help="also train trainer at this batch and report peak RSS")
+    a = ap.parse_args()
+    build_dir = bench_env.build(["trainer"])
+    gflops = forward_gflops(build_dir)
+    print(f"machine: {bench_env.machine()}; {a.threads} threads; batch {a.batch}; {a.warmup} warm-up + {a.steps} "
+          f"measured steps; fp32; 320x320")
+    ours, ours_rss = run_trainer(build_dir, a.batch, a.warmup, a.steps, a.threads)
+    peer_train = run_peer("train", a)
+    peer_infer = run_peer("infer", a)
+    print(f"PyTorch {peer_train['torch']}, torchvision {peer_train['torchvision']} "
+          f"(retinanet_resnet50_fpn, {peer_train['params']:,} parameters; trainer's SSD320: {ours['parameters']:,})")
+    rows = [
+        ("train imgs/sec", ours["train.imgs_per_sec"], peer_train["imgs_per_sec"]),
+        ("infer imgs/sec (with NMS)", ours["infer.imgs_per_sec"], peer_infer["imgs_per_sec"]),
+        ("infer p50 latency ms", ours["infer.latency_ms.p50"], peer_infer["p50_ms"]),
+        ("train peak RSS MiB", ours_rss, peer_train["peak_rss_mib"]),
+    ]
+    print(f"{'metric':30} {'trainer':>10} {'torchvision':>12} {'ratio':>7}")
+    for name, x, y in rows:
+        print(f"{name:30} {x:10.2f} {y:12.2f} {x / y:6.2f}x")
+    print("ratio = trainer / torchvision (throughput: > 1 is faster; latency and memory: < 1 is better)")
+    print(f"trainer's SSD320: {gflops:.1f} GFLOP per image forward, ~{3 * gflops:.0f} per training image; achieved "
+          f"{3 * gflops * ours['train.imgs_per_sec']:.0f} GFLOP/s training, "
+          f"{gflops * ours['infer.imgs_per_sec']:.0f} GFLOP/s inference")
+    if a.memory_batch:
+        m, rss = run_trainer(build_dir, a.memory_batch, 1, 1, a.threads, inference=False)
+        print(f"trainer at batch {a.memory_batch}: {m['train.imgs_per_sec']:.2f} img/s, peak RSS {rss:.0f} MiB "
+              f"({rss / 1024:.1f} GiB)")
+
+
+if __name__ == "__main__":
+    main()
