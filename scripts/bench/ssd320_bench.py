@@ -55,6 +55,13 @@ else:
     def step():
         with torch.no_grad():
             model(images)
+flops = 0
+if mode == "infer":  # the network's own work per image (the counter sees convolutions and matmuls)
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(images[:1])
+    flops = counter.get_total_flops()
 rates, latency = [], []
 for i in range(warmup + steps):
     t = time.perf_counter(); step(); dt = time.perf_counter() - t
@@ -62,7 +69,7 @@ for i in range(warmup + steps):
         rates.append(batch / dt); latency.append(dt * 1e3)
 print(json.dumps({"imgs_per_sec": statistics.mean(rates), "p50_ms": statistics.median(latency),
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "params": sum(p.numel() for p in model.parameters()),
+                  "params": sum(p.numel() for p in model.parameters()), "gflops_per_image": flops / 1e9,
                   "torch": torch.__version__, "torchvision": torchvision.__version__}))
 '''
 
@@ -121,9 +128,10 @@ def main():
     for name, x, y in rows:
         print(f"{name:30} {x:10.2f} {y:12.2f} {x / y:6.2f}x")
     print("ratio = trainer / torchvision (throughput: > 1 is faster; latency and memory: < 1 is better)")
-    print(f"trainer's SSD320: {gflops:.1f} GFLOP per image forward, ~{3 * gflops:.0f} per training image; achieved "
-          f"{3 * gflops * ours['train.imgs_per_sec']:.0f} GFLOP/s training, "
-          f"{gflops * ours['infer.imgs_per_sec']:.0f} GFLOP/s inference")
+    print(f"forward GFLOP per image: trainer's SSD320 {gflops:.1f}, torchvision's RetinaNet "
+          f"{peer_infer['gflops_per_image']:.1f}; achieved: trainer {3 * gflops * ours['train.imgs_per_sec']:.0f} "
+          f"GFLOP/s training (3x forward), {gflops * ours['infer.imgs_per_sec']:.0f} GFLOP/s inference; torchvision "
+          f"{peer_infer['gflops_per_image'] * peer_infer['imgs_per_sec']:.0f} GFLOP/s inference")
     if a.memory_batch:
         m, rss = run_trainer(build_dir, a.memory_batch, 1, 1, a.threads, inference=False)
         print(f"trainer at batch {a.memory_batch}: {m['train.imgs_per_sec']:.2f} img/s, peak RSS {rss:.0f} MiB "

@@ -174,15 +174,15 @@ std::vector<Detection> multiclass_nms(const float* boxes, const float* scores, i
     std::vector<Candidate> candidates;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t c = 0; c < k; ++c)
-      greedy_nms(prepared.data(), scores + c, k, a, o.iou_threshold, o.score_threshold, per_class, candidates,
-                 kept[c]);
+      greedy_nms(prepared.data(), o.class_major ? scores + c * a : scores + c, o.class_major ? 1 : k, a,
+                 o.iou_threshold, o.score_threshold, per_class, candidates, kept[c]);
   }
   std::vector<Detection> all;
   for (int64_t c = 0; c < k; ++c)
     for (int64_t i : kept[c]) {
       Detection d;
       std::copy(boxes + 4 * i, boxes + 4 * i + 4, d.box);
-      d.score = scores[i * k + c];
+      d.score = o.class_major ? scores[c * a + i] : scores[i * k + c];
       d.class_index = c;
       all.push_back(d);
     }

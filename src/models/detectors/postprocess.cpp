@@ -15,12 +15,14 @@ std::vector<DetectedBox> postprocess_detections(const float* class_logits, const
   const int64_t k = num_class_slots - 1;
   std::vector<float> boxes(static_cast<size_t>(num_anchors * 4));
   cpu::decode_boxes(box_codes, anchors, num_anchors, o.box_coder, boxes.data());
-  // Background slot 0 sliced off: scores [A, K] for classes 1..K.
+  // Background slot 0 sliced off: scores for classes 1..K, class-major [K, A] so that each
+  // class's NMS pass reads one contiguous column.
   std::vector<float> scores(static_cast<size_t>(num_anchors * k));
+  float* s = scores.data();
+#pragma omp parallel for schedule(static)
   for (int64_t a = 0; a < num_anchors; ++a) {
     const float* z = class_logits + a * num_class_slots + 1;
-    float* s = scores.data() + a * k;
-    for (int64_t j = 0; j < k; ++j) s[j] = 1.f / (1.f + std::exp(-(z[j] / o.logit_scale)));
+    for (int64_t j = 0; j < k; ++j) s[j * num_anchors + a] = 1.f / (1.f + std::exp(-(z[j] / o.logit_scale)));
   }
   cpu::MulticlassNmsOptions nms;
   nms.score_threshold = o.score_threshold;
@@ -28,6 +30,7 @@ std::vector<DetectedBox> postprocess_detections(const float* class_logits, const
   nms.max_size_per_class = o.max_detections_per_class;
   nms.max_total_size = o.max_total_detections;
   nms.clip = true;  // the clip window of a full, unpadded image: [0, 0, 1, 1]
+  nms.class_major = true;
   std::vector<DetectedBox> out;
   for (const cpu::Detection& d : cpu::multiclass_nms(boxes.data(), scores.data(), num_anchors, k, nms)) {
     DetectedBox b;

@@ -332,13 +332,21 @@ TEST(MulticlassNms, MatchesReferenceWithTiesAndClipping) {
     o.max_size_per_class = 1 + static_cast<int64_t>(rng.below(30));
     o.max_total_size = static_cast<int64_t>(rng.below(80));
     o.clip = rng.below(2) == 1;
-    const std::vector<Detection> got = multiclass_nms(boxes.data(), scores.data(), a, k, o);
     const std::vector<Detection> want = multiclass_ref(boxes, scores, a, k, o);
-    ASSERT_EQ(got.size(), want.size()) << "trial " << trial;
-    for (size_t i = 0; i < got.size(); ++i) {
-      ASSERT_EQ(got[i].class_index, want[i].class_index) << "trial " << trial << " detection " << i;
-      ASSERT_EQ(got[i].score, want[i].score);
-      for (int c = 0; c < 4; ++c) ASSERT_EQ(got[i].box[c], want[i].box[c]);
+    // The same scores laid out class-major give the same detections.
+    std::vector<float> transposed(scores.size());
+    for (int64_t i = 0; i < a; ++i)
+      for (int64_t c = 0; c < k; ++c) transposed[c * a + i] = scores[i * k + c];
+    for (bool class_major : {false, true}) {
+      o.class_major = class_major;
+      const std::vector<Detection> got =
+          multiclass_nms(boxes.data(), class_major ? transposed.data() : scores.data(), a, k, o);
+      ASSERT_EQ(got.size(), want.size()) << "trial " << trial << " class_major " << class_major;
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].class_index, want[i].class_index) << "trial " << trial << " detection " << i;
+        ASSERT_EQ(got[i].score, want[i].score);
+        for (int c = 0; c < 4; ++c) ASSERT_EQ(got[i].box[c], want[i].box[c]);
+      }
     }
   }
 }

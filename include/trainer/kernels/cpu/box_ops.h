@@ -62,6 +62,9 @@ struct MulticlassNmsOptions {
   // `clip_window` and boxes left with zero area are dropped, before max_total_size applies.
   bool clip = false;
   float clip_window[4] = {0.f, 0.f, 1.f, 1.f};
+  // scores are [k, a] (each class's column contiguous, which the per-class passes read much
+  // faster) instead of [a, k].
+  bool class_major = false;
 };
 
 // core/post_processing.py `multiclass_non_max_suppression` (one image, boxes shared by all
@@ -69,7 +72,7 @@ struct MulticlassNmsOptions {
 // max_size_per_class); the kept boxes of all classes, concatenated in class order, sorted by
 // descending score with ties kept in that order (tf.nn.top_k is stable); then the optional
 // clip and zero-area filter; then the first max_total_size. Classes run in parallel.
-// boxes: [a, 4], scores: [a, k]
+// boxes: [a, 4], scores: [a, k] (or [k, a] with class_major)
 std::vector<Detection> multiclass_nms(const float* boxes, const float* scores, int64_t a, int64_t k,
                                       const MulticlassNmsOptions& options);
 
