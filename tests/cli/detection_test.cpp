@@ -7,9 +7,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <regex>
 
 #include "run_trainer.h"
+#include "trainer/data/tf_example.h"
+#include "trainer/data/tfrecord.h"
 #include "trainer/train/safetensors.h"
 
 namespace trainer::testing {
@@ -112,6 +115,78 @@ TEST(Detection, StopAndResumeWithRandomCropsAndFlipsIsBitIdentical) {
   ASSERT_EQ(x.tensors.size(), y.tensors.size());
   for (const auto& [name, t] : x.tensors)
     EXPECT_EQ(std::memcmp(t.raw(), y.tensors.at(name).raw(), t.nbytes()), 0) << name << " differs after resuming";
+  std::filesystem::remove_all(scratch);
+}
+
+}  // namespace
+}  // namespace trainer::testing
+
+namespace trainer::testing {
+namespace {
+
+// Training on create_coco_tf_record-style TFRecords that hold real images, a box reaching past
+// the image, a zero-area box, a class not in the label map, an image without boxes, an image that
+// does not decode and a record whose lists disagree: the run goes on and each problem is named
+// with its file and record (and the field or object). The two unusable records are under the
+// loader's 1 % limit of unusable samples among the 200, and one epoch reads them all.
+TEST(Detection, BadRecordsAreNamedAndTrainingGoesOn) {
+  const auto scratch = scratch_dir("ssd-bad-records");
+  const std::string path = (scratch / "train.record").string();
+  auto jpeg = [](const char* name) {
+    std::ifstream in(std::string(std::getenv("TRAINER_SOURCE_DIR")) + "/tests/data/fixtures/" + name,
+                     std::ios::binary);
+    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+  };
+  std::vector<data::DetectionExample> examples(6);
+  examples[0].encoded = jpeg("000000289393.jpg");  // the bird, a true box
+  examples[0].source_id = "289393";
+  examples[0].ymin = {0.694f}, examples[0].xmin = {0.817f}, examples[0].ymax = {0.987f}, examples[0].xmax = {0.999f};
+  examples[0].class_text = {"bird"};
+  examples[1] = examples[0];  // past the right edge (clipped), zero area (dropped), unknown class (dropped)
+  examples[1].source_id = "1";
+  examples[1].ymin = {0.1f, 0.3f, 0.5f}, examples[1].xmin = {0.5f, 0.3f, 0.1f};
+  examples[1].ymax = {0.4f, 0.3f, 0.7f}, examples[1].xmax = {1.3f, 0.6f, 0.2f};
+  examples[1].class_text = {"cat", "dog", "unicorn"};
+  examples[2].encoded = jpeg("000000017627.jpg");  // no boxes at all
+  examples[2].source_id = "2";
+  examples[3].encoded = {0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3};  // does not decode
+  examples[3].source_id = "3";
+  examples[4] = examples[0];  // two labels for one box
+  examples[4].source_id = "4";
+  examples[4].class_text = {"bird", "cat"};
+  examples[5] = examples[0];
+  examples[5].source_id = "5";
+  std::vector<int64_t> offsets;
+  {
+    data::TFRecordWriter writer(path);
+    int64_t offset = 0;
+    for (const auto& e : examples) {
+      offsets.push_back(offset);
+      const std::vector<uint8_t> record = data::make_detection_example(e);
+      writer.write(record);
+      offset += static_cast<int64_t>(record.size()) + 16;  // length, its CRC, data, its CRC
+    }
+    const std::vector<uint8_t> good = data::make_detection_example(examples[5]);
+    for (int i = 0; i < 194; ++i) writer.write(good);
+    writer.close();
+  }
+  RunResult r = run_trainer(
+      {"--config", kOverfit, "--override",
+       "model { ssd { image_resizer { fixed_shape_resizer { height: 256 width: 256 } } } } "
+       "train_config { batch_size: 4 num_steps: 50 } "
+       "train_input_reader { tf_record_input_reader { input_path: \"" + path + "\" } } "
+       "runtime { model_dir: \"" + (scratch / "model").string() + "\" }",
+       "--override", "eval_input_reader { num_epochs: 1 }"},
+      scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto at = [&](int i) { return path + "@" + std::to_string(offsets[i]); };
+  EXPECT_NE(r.err.find(at(1)), std::string::npos) << "the bad boxes are named with their record\n" << r.err;
+  EXPECT_NE(r.err.find("unicorn"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(at(3)), std::string::npos) << "the undecodable image is named\n" << r.err;
+  EXPECT_NE(r.err.find(at(4) + ": feature image/object/class/text holds 2 values but the record has 1 boxes"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(std::filesystem::exists(scratch / "model" / "ckpt-000000050.safetensors")) << r.err;
   std::filesystem::remove_all(scratch);
 }
 
