@@ -5,11 +5,9 @@
 #include <cstdint>
 
 #include "trainer/core/half.h"
+#include "trainer/kernels/shapes.h"
 
 namespace trainer {
-
-enum class Activation : uint8_t { Identity, Relu, Relu6, Swish, Sigmoid };
-
 namespace cpu {
 
 // y = act(x); x, y: [n]

@@ -7,20 +7,11 @@
 
 #include "trainer/core/dtype.h"
 #include "trainer/kernels/cpu/activation.h"
+#include "trainer/kernels/shapes.h"
 
 namespace trainer::cpu {
 
-struct Conv2dShape {
-  int64_t batch = 0, in_h = 0, in_w = 0, in_c = 0;
-  int64_t out_c = 0, kernel_h = 1, kernel_w = 1;
-  int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
-  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
-  int64_t groups = 1;
-
-  int64_t out_h() const { return (in_h + pad_top + pad_bottom - dilation_h * (kernel_h - 1) - 1) / stride_h + 1; }
-  int64_t out_w() const { return (in_w + pad_left + pad_right - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
-  bool operator==(const Conv2dShape&) const = default;
-};
+using trainer::Conv2dShape;
 
 // y = act(conv(x, w) + bias). x: [N,H,W,C] and w: [O,KH,KW,C/groups] in `dtype` (f32 or bf16);
 // bias: [O] f32 or null; y: [N,OH,OW,O] in `dtype`.

@@ -1,21 +1,16 @@
-// Binary elementwise ops with the broadcasts the models need, casts, and gradient helpers.
-// A broadcast is described as a: [outer, mid, inner] against b: [outer, inner] — b repeats
-// along `mid`. Same shape: mid = 1. Per-channel vector [C] vs NHWC: outer = 1, mid = N*H*W,
-// inner = C. Squeeze-excite scale [N,1,1,C] vs [N,H,W,C]: outer = N, mid = H*W, inner = C.
+// Binary elementwise ops with the broadcasts the models need (Broadcast, kernels/shapes.h),
+// casts, and gradient helpers.
 #pragma once
 
 #include <cstdint>
 
 #include "trainer/core/dtype.h"
+#include "trainer/kernels/shapes.h"
 
 namespace trainer::cpu {
 
-struct Broadcast {
-  int64_t outer = 1, mid = 1, inner = 1;
-  int64_t size() const { return outer * mid * inner; }
-};
-
-enum class BinaryOp : uint8_t { Add, Sub, Mul };
+using trainer::BinaryOp;
+using trainer::Broadcast;
 
 // y = a (op) b, y: [outer, mid, inner] like a.
 template <class T>

@@ -4,16 +4,11 @@
 
 #include <cstdint>
 
+#include "trainer/kernels/shapes.h"
+
 namespace trainer::cpu {
 
-struct Pool2dShape {
-  int64_t batch = 0, in_h = 0, in_w = 0, channels = 0;
-  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
-  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
-
-  int64_t out_h() const { return (in_h + pad_top + pad_bottom - kernel_h) / stride_h + 1; }
-  int64_t out_w() const { return (in_w + pad_left + pad_right - kernel_w) / stride_w + 1; }
-};
+using trainer::Pool2dShape;
 
 // Padding never wins a max. argmax[out] = h*W + w of the winning input position per channel.
 template <class T>
