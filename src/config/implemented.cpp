@@ -125,6 +125,12 @@ std::span<const ImplementedField> implemented_fields() {
       {"train_config.data_augmentation_options.random_horizontal_flip"},
       {"train_config.data_augmentation_options.random_crop_image.{min_object_covered,min_aspect_ratio,"
        "max_aspect_ratio,min_area,max_area,overlap_thresh,random_coef,clip_boxes}"},
+      {"train_config.data_augmentation_options.random_adjust_brightness.max_delta"},
+      {"train_config.data_augmentation_options.{random_adjust_contrast,random_adjust_saturation}.{min_delta,"
+       "max_delta}"},
+      {"train_config.data_augmentation_options.random_adjust_hue.max_delta"},
+      {"train_config.data_augmentation_options.random_rgb_to_gray.probability"},
+      {"train_config.data_augmentation_options.random_distort_color.color_ordering", {"0", "1"}},
       {"{train,eval}_input_reader.label_map_path"},
       {"{train,eval}_input_reader.max_number_of_boxes"},
       {"{train,eval}_input_reader.num_readers"},

@@ -31,6 +31,65 @@ void check_crop(const RandomCropImageOptions& c, size_t step) {
   TRAINER_CHECK(c.max_attempts > 0, where, "max_attempts must be positive, got ", c.max_attempts);
 }
 
+// The colour steps' ranges, as the API's ops accept them (a range must be ordered: TensorFlow's
+// uniform draw would silently swap meaning otherwise).
+void check_colour(const DetectionAugmentation& a, size_t step) {
+  auto where = [step](const char* name) { return str("detection transform: augmentation ", step, " (", name, "): "); };
+  auto check_range = [&](const char* name, float lo, float hi) {
+    TRAINER_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo >= 0 && lo <= hi, where(name), "range [min_delta ", lo,
+                  ", max_delta ", hi, "] must be ordered and not negative");
+  };
+  if (const auto* b = std::get_if<RandomAdjustBrightnessOptions>(&a))
+    TRAINER_CHECK(b->max_delta >= 0 && b->max_delta <= 1, where("random_adjust_brightness"), "max_delta ", b->max_delta,
+                  " is not in [0, 1]");
+  if (const auto* c = std::get_if<RandomAdjustContrastOptions>(&a))
+    check_range("random_adjust_contrast", c->min_delta, c->max_delta);
+  if (const auto* h = std::get_if<RandomAdjustHueOptions>(&a))
+    TRAINER_CHECK(h->max_delta >= 0 && h->max_delta <= 1, where("random_adjust_hue"), "max_delta ", h->max_delta,
+                  " is not in [0, 1] (tf.image.adjust_hue takes deltas in [-1, 1])");
+  if (const auto* s = std::get_if<RandomAdjustSaturationOptions>(&a))
+    check_range("random_adjust_saturation", s->min_delta, s->max_delta);
+  if (const auto* g = std::get_if<RandomRGBtoGrayOptions>(&a))
+    TRAINER_CHECK(g->probability >= 0 && g->probability <= 1, where("random_rgb_to_gray"), "probability ",
+                  g->probability, " is not in [0, 1]");
+  if (const auto* d = std::get_if<RandomDistortColorOptions>(&a))
+    TRAINER_CHECK(d->color_ordering == 0 || d->color_ordering == 1, where("random_distort_color"),
+                  "color_ordering must be in {0, 1}, got ", d->color_ordering);
+}
+
+// The colour steps on the plan: one tf.random_uniform each (minval + (maxval - minval) * u),
+// recorded with the window the image covers now.
+void brightness_step(float max_delta, DetectionGeometry& g, Philox& rng) {
+  g.colour.push_back({ColourOp::kBrightness, rng.uniform(-max_delta, max_delta), g.window});
+}
+void contrast_step(float lo, float hi, DetectionGeometry& g, Philox& rng) {
+  g.colour.push_back({ColourOp::kContrast, rng.uniform(lo, hi), g.window});
+}
+void hue_step(float max_delta, DetectionGeometry& g, Philox& rng) {
+  g.colour.push_back({ColourOp::kHue, rng.uniform(-max_delta, max_delta), g.window});
+}
+void saturation_step(float lo, float hi, DetectionGeometry& g, Philox& rng) {
+  g.colour.push_back({ColourOp::kSaturation, rng.uniform(lo, hi), g.window});
+}
+// random_rgb_to_gray keeps the image when the draw is greater than probability.
+void gray_step(float probability, DetectionGeometry& g, Philox& rng) {
+  if (!(rng.uniform() > probability)) g.colour.push_back({ColourOp::kGray, 0.0f, g.window});
+}
+// random_distort_color: its fixed ranges (max_delta 32/255 is a Python double made float32).
+void distort_color_step(int ordering, DetectionGeometry& g, Philox& rng) {
+  const float brightness = static_cast<float>(32.0 / 255.0);
+  brightness_step(brightness, g, rng);
+  if (ordering == 0) {
+    saturation_step(0.5f, 1.5f, g, rng);
+    hue_step(0.2f, g, rng);
+    contrast_step(0.5f, 1.5f, g, rng);
+  } else {
+    contrast_step(0.5f, 1.5f, g, rng);
+    saturation_step(0.5f, 1.5f, g, rng);
+    hue_step(0.2f, g, rng);
+  }
+}
+
 // random_horizontal_flip on the plan: the output mirrors, the boxes follow.
 void flip_step(const RandomHorizontalFlipOptions& f, DetectionGeometry& g, Philox& rng) {
   if (!(rng.uniform() < f.probability)) return;
@@ -86,6 +145,7 @@ DetectionTransform::DetectionTransform(DetectionTransformOptions options) : opti
     if (const auto* flip = std::get_if<RandomHorizontalFlipOptions>(&o.augmentations[i]))
       TRAINER_CHECK(flip->probability >= 0 && flip->probability <= 1, "detection transform: augmentation ", i,
                     " (random_horizontal_flip): probability ", flip->probability, " is not in [0, 1]");
+    check_colour(o.augmentations[i], i);
   }
 }
 
@@ -100,6 +160,14 @@ DetectionGeometry DetectionTransform::plan(ImageSize source, std::vector<BoxAnno
     for (const auto& step : options_.augmentations) {
       if (const auto* flip = std::get_if<RandomHorizontalFlipOptions>(&step)) flip_step(*flip, g, rng);
       if (const auto* crop = std::get_if<RandomCropImageOptions>(&step)) crop_step(*crop, g, rng);
+      if (const auto* b = std::get_if<RandomAdjustBrightnessOptions>(&step)) brightness_step(b->max_delta, g, rng);
+      if (const auto* c = std::get_if<RandomAdjustContrastOptions>(&step))
+        contrast_step(c->min_delta, c->max_delta, g, rng);
+      if (const auto* h = std::get_if<RandomAdjustHueOptions>(&step)) hue_step(h->max_delta, g, rng);
+      if (const auto* sat = std::get_if<RandomAdjustSaturationOptions>(&step))
+        saturation_step(sat->min_delta, sat->max_delta, g, rng);
+      if (const auto* gray = std::get_if<RandomRGBtoGrayOptions>(&step)) gray_step(gray->probability, g, rng);
+      if (const auto* d = std::get_if<RandomDistortColorOptions>(&step)) distort_color_step(d->color_ordering, g, rng);
     }
   }
   if (options_.max_boxes > 0 && g.boxes.size() > static_cast<size_t>(options_.max_boxes))
@@ -125,9 +193,36 @@ void DetectionTransform::apply(const Sample& sample, Philox& rng, DType dtype, v
   DetectionGeometry g = plan({source->height, source->width}, sample.annotations.boxes, rng);
   const auto& o = options_;
   const Normalization norm{o.mean.empty() ? nullptr : o.mean.data(), o.mean.empty() ? nullptr : inv_std_.data()};
-  const CropBox box{static_cast<double>(g.window.x), static_cast<double>(g.window.y),
-                    static_cast<double>(g.window.width), static_cast<double>(g.window.height)};
-  resample(*source, box, o.height, o.width, g.mirrored, norm, dtype, out, o.grid);
+  if (g.colour.empty()) {
+    const CropBox box{static_cast<double>(g.window.x), static_cast<double>(g.window.y),
+                      static_cast<double>(g.window.width), static_cast<double>(g.window.height)};
+    resample(*source, box, o.height, o.width, g.mirrored, norm, dtype, out, o.grid);
+  } else {
+    // The colour steps on the source (the header's "Colour steps"): every later window lies in
+    // the first colour step's window, as crops only shrink it; one pixel more each side covers
+    // the half-pixel grid's taps, so they read the same pixels as from the whole image.
+    const PixelWindow& first = g.colour.front().window;
+    const int x0 = std::max(first.x - 1, 0), y0 = std::max(first.y - 1, 0);
+    const int x1 = std::min(first.x + first.width + 1, source->width);
+    const int y1 = std::min(first.y + first.height + 1, source->height);
+    const PixelWindow region{x0, y0, x1 - x0, y1 - y0};
+    FloatImage pixels = to_float(*source, region);
+    for (const ColourStep& step : g.colour) {
+      switch (step.op) {
+        case ColourOp::kBrightness: adjust_brightness(pixels, step.value); break;
+        case ColourOp::kContrast:
+          adjust_contrast(pixels, step.value,
+                          {step.window.x - x0, step.window.y - y0, step.window.width, step.window.height});
+          break;
+        case ColourOp::kHue: adjust_hue(pixels, step.value); break;
+        case ColourOp::kSaturation: adjust_saturation(pixels, step.value); break;
+        case ColourOp::kGray: rgb_to_gray(pixels); break;
+      }
+    }
+    const CropBox box{static_cast<double>(g.window.x - x0), static_cast<double>(g.window.y - y0),
+                      static_cast<double>(g.window.width), static_cast<double>(g.window.height)};
+    resample(pixels, box, o.height, o.width, g.mirrored, norm, dtype, out, o.grid);
+  }
   if (annotations_out)
     *annotations_out = {sample.annotations.image_id, source->height, source->width, std::move(g.boxes)};
 }

@@ -199,9 +199,28 @@ data::DetectionTransformOptions ssd_transform_options(const config::TrainEvalPip
         crop.clip_boxes = r.clip_boxes();
         crop.random_coef = r.random_coef();
         o.augmentations.push_back(crop);
+      } else if (step.has_random_adjust_brightness()) {
+        o.augmentations.push_back(data::RandomAdjustBrightnessOptions{step.random_adjust_brightness().max_delta()});
+      } else if (step.has_random_adjust_contrast()) {
+        const config::RandomAdjustContrast& r = step.random_adjust_contrast();
+        o.augmentations.push_back(data::RandomAdjustContrastOptions{r.min_delta(), r.max_delta()});
+      } else if (step.has_random_adjust_hue()) {
+        o.augmentations.push_back(data::RandomAdjustHueOptions{step.random_adjust_hue().max_delta()});
+      } else if (step.has_random_adjust_saturation()) {
+        const config::RandomAdjustSaturation& r = step.random_adjust_saturation();
+        o.augmentations.push_back(data::RandomAdjustSaturationOptions{r.min_delta(), r.max_delta()});
+      } else if (step.has_random_rgb_to_gray()) {
+        o.augmentations.push_back(data::RandomRGBtoGrayOptions{step.random_rgb_to_gray().probability()});
+      } else if (step.has_random_distort_color()) {
+        o.augmentations.push_back(data::RandomDistortColorOptions{step.random_distort_color().color_ordering()});
       } else {
-        fail("train_config.data_augmentation_options: only random_horizontal_flip and random_crop_image are "
-             "implemented");
+        // Names the step that is not implemented yet (the oneof's field), and what is.
+        const auto* chosen = step.GetReflection()->GetOneofFieldDescriptor(
+            step, config::PreprocessingStep::descriptor()->FindOneofByName("preprocessing_step"));
+        fail("train_config.data_augmentation_options: ", chosen ? std::string(chosen->name()) : "an empty step",
+             " is not implemented yet; implemented: random_horizontal_flip, random_crop_image, "
+             "random_adjust_brightness, random_adjust_contrast, random_adjust_hue, random_adjust_saturation, "
+             "random_rgb_to_gray, random_distort_color");
       }
     }
   } else {

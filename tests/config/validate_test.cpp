@@ -96,8 +96,8 @@ TEST(ConfigValidate, UnimplementedFieldsAreNamedByPath) {
        "train_config.optimizer.adam_optimizer is valid but not implemented yet"},
       {"train_input_reader { load_instance_masks: true }",
        "train_input_reader.load_instance_masks: true is valid but not implemented yet"},
-      {"train_config { data_augmentation_options { random_adjust_brightness {} } }",
-       "train_config.data_augmentation_options[0].random_adjust_brightness is valid but not implemented yet"},
+      {"train_config { data_augmentation_options { random_jitter_boxes {} } }",
+       "train_config.data_augmentation_options[0].random_jitter_boxes is valid but not implemented yet"},
       {"eval_config { include_metrics_per_category: true }",
        "eval_config.include_metrics_per_category: true is valid but not implemented yet"},
   };
