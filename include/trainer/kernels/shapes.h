@@ -51,4 +51,11 @@ struct Broadcast {
 
 enum class BinaryOp : uint8_t { Add, Sub, Mul };
 
+// A run of the optimizer's flat parameter buffers with one weight decay (consecutive parameters
+// with the same decay merged). Segments are sorted by offset and do not overlap.
+struct SgdSegment {
+  int64_t offset = 0, size = 0;
+  float weight_decay = 0.f;
+};
+
 }  // namespace trainer

@@ -21,7 +21,8 @@
 // the previous block's values; shared-memory overflows are not detected; threads that return
 // before a __syncthreads count as arrived; __expf/rsqrtf are exact here; no CUB, no inline PTX,
 // no grid-wide sync, no __CUDA_ARCH__ branches; do not `using namespace std` in kernel files
-// (threadIdx, min and max live in the global namespace).
+// (threadIdx, min and max live in the global namespace). Tensor cores: the nvcuda::wmma subset at
+// the end of this file (16x16x16 f16/bf16, 16x16x8 tf32, f32 accumulators).
 #pragma once
 
 #include <cstddef>
@@ -32,6 +33,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <mma.h>  // nvcuda::wmma (the emulator below defines the subset our kernels use)
 
 namespace trainer::cudaemu {
 
@@ -143,11 +145,16 @@ struct Barrier {
   int line = 0;
   const char* file = nullptr;
 };
+// The operands of one warp's wmma::mma_sync as logical row-major matrices (at most 16x16).
+struct WmmaStage {
+  float a[256], b[256], c[256];
+};
 struct Warp {
   Barrier bar;
   unsigned live = 0;  // lanes that have not exited
   int nlive = 0;
   alignas(16) unsigned char buf[2][32][16];  // shuffle exchange area, double-buffered by generation
+  WmmaStage wmma[2];                         // mma_sync exchange area, double-buffered the same way
 };
 struct Thread {
   Context ctx;
@@ -490,5 +497,171 @@ template <class A, class B>
 std::common_type_t<A, B> max(A a, B b) {
   return a < b ? b : a;
 }
+
+// ---- warp matrix multiply-accumulate (nvcuda::wmma, <mma.h>): the shapes our kernels use,
+// 16x16x16 with __half / __nv_bfloat16 operands and 16x16x8 with precision::tf32 operands, f32
+// accumulators.
+//
+// CUDA leaves the element-to-lane layout of a fragment unspecified, and so does this emulator on
+// purpose: lane l holds the logical elements i * 32 + ((7 l + 3 i) mod 32), i < num_elements,
+// of the fragment's row-major matrix (A: M x K, B: K x N, accumulator: M x N) — a layout no GPU
+// has, so a kernel that assumes one gets wrong answers here. What CUDA allows works: load/store/
+// fill through the API, and elementwise work on x[i] that does not care which element it is
+// (scaling, __float_to_tf32). load/store read and write memory lane by lane (no warp exchange) and
+// check what the GPU requires: 256-bit aligned pointers and ldm a multiple of 16 bytes.
+// mma_sync exchanges the operands through the warp's double-buffered WmmaStage (all 32 lanes
+// must call it) and computes every product exactly in f32 (a product of two 11-bit mantissas
+// fits) and sums over k in order, in f32, starting from C. tf32 operands: mma_sync ignores the
+// low 13 mantissa bits, as tensor cores do; __float_to_tf32 rounds to nearest, ties away from
+// zero (cvt.rna.tf32.f32), which is what kernels should call on each x[i] after a load.
+namespace nvcuda::wmma {
+
+struct matrix_a;
+struct matrix_b;
+struct accumulator;
+struct row_major;
+struct col_major;
+enum layout_t { mem_row_major, mem_col_major };
+namespace precision {
+struct tf32;
+}
+
+namespace emu {
+template <class Use, int M, int N, int K>
+struct Dims;
+template <int M, int N, int K>
+struct Dims<matrix_a, M, N, K> {
+  static constexpr int rows = M, cols = K;
+};
+template <int M, int N, int K>
+struct Dims<matrix_b, M, N, K> {
+  static constexpr int rows = K, cols = N;
+};
+template <int M, int N, int K>
+struct Dims<accumulator, M, N, K> {
+  static constexpr int rows = M, cols = N;
+};
+template <class T>
+struct Storage {
+  using type = T;
+};
+template <>
+struct Storage<precision::tf32> {
+  using type = float;
+};
+// Logical (row-major) index of element i of `lane`: a bijection onto [0, 32 * elements).
+inline int element_index(int lane, int i) { return i * 32 + ((7 * lane + 3 * i) & 31); }
+
+inline float tf32_truncate(float v) {  // what a tensor core reads of an f32 operand
+  if (std::isnan(v)) return v;
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  u &= 0xffffe000u;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+inline float operand_value(float v) { return tf32_truncate(v); }
+inline float operand_value(__half v) { return __half2float(v); }
+inline float operand_value(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <class T>
+inline void check_memory(const T* p, unsigned ldm, const char* what) {
+  if (reinterpret_cast<uintptr_t>(p) % 32 != 0) ::trainer::cudaemu::die(what);
+  if ((static_cast<size_t>(ldm) * sizeof(T)) % 16 != 0 || ldm == 0) ::trainer::cudaemu::die(what);
+}
+}  // namespace emu
+
+template <class Use, int M, int N, int K, class T, class Layout = void>
+class fragment {
+  static_assert((M == 16 && N == 16 && K == 16 && (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16> ||
+                                                  (std::is_same_v<Use, accumulator> && std::is_same_v<T, float>))) ||
+                    (M == 16 && N == 16 && K == 8 &&
+                     (std::is_same_v<T, precision::tf32> ||
+                      (std::is_same_v<Use, accumulator> && std::is_same_v<T, float>))),
+                "the emulator has wmma fragments for 16x16x16 f16/bf16 and 16x16x8 tf32 with f32 accumulators");
+
+ public:
+  using element_type = typename emu::Storage<T>::type;
+  using Shape = emu::Dims<Use, M, N, K>;
+  static constexpr int num_elements = Shape::rows * Shape::cols / 32;
+  element_type x[num_elements];
+};
+
+template <class Use, int M, int N, int K, class T, class L, class V>
+inline void fill_fragment(fragment<Use, M, N, K, T, L>& f, const V& value) {
+  using E = typename fragment<Use, M, N, K, T, L>::element_type;
+  for (int i = 0; i < f.num_elements; ++i) f.x[i] = static_cast<E>(value);
+}
+
+// matrix_a / matrix_b: the layout is the fragment's; element (r, c) of the logical matrix is at
+// p[r * ldm + c] (row_major) or p[c * ldm + r] (col_major).
+template <class Use, int M, int N, int K, class T, class L, class P>
+inline void load_matrix_sync(fragment<Use, M, N, K, T, L>& f, const P* p, unsigned ldm) {
+  static_assert(std::is_same_v<L, row_major> || std::is_same_v<L, col_major>, "matrix fragments need a layout");
+  static_assert(std::is_same_v<P, typename fragment<Use, M, N, K, T, L>::element_type>,
+                "load_matrix_sync: pointer type differs from the fragment's element type");
+  emu::check_memory(p, ldm, "wmma::load_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 16 bytes");
+  using S = typename fragment<Use, M, N, K, T, L>::Shape;
+  const int lane = ::trainer::cudaemu::lane_id();
+  for (int i = 0; i < f.num_elements; ++i) {
+    const int idx = emu::element_index(lane, i), r = idx / S::cols, c = idx % S::cols;
+    f.x[i] = std::is_same_v<L, row_major> ? p[static_cast<size_t>(r) * ldm + c] : p[static_cast<size_t>(c) * ldm + r];
+  }
+}
+
+// Accumulators: the memory layout is a run-time argument.
+template <int M, int N, int K>
+inline void load_matrix_sync(fragment<accumulator, M, N, K, float>& f, const float* p, unsigned ldm, layout_t layout) {
+  emu::check_memory(p, ldm, "wmma::load_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 16 bytes");
+  const int lane = ::trainer::cudaemu::lane_id();
+  for (int i = 0; i < f.num_elements; ++i) {
+    const int idx = emu::element_index(lane, i), r = idx / N, c = idx % N;
+    f.x[i] = layout == mem_row_major ? p[static_cast<size_t>(r) * ldm + c] : p[static_cast<size_t>(c) * ldm + r];
+  }
+}
+template <int M, int N, int K>
+inline void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm,
+                              layout_t layout) {
+  emu::check_memory(p, ldm, "wmma::store_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 16 bytes");
+  const int lane = ::trainer::cudaemu::lane_id();
+  for (int i = 0; i < f.num_elements; ++i) {
+    const int idx = emu::element_index(lane, i), r = idx / N, c = idx % N;
+    (layout == mem_row_major ? p[static_cast<size_t>(r) * ldm + c] : p[static_cast<size_t>(c) * ldm + r]) = f.x[i];
+  }
+}
+
+// d = a * b + c (d may be c).
+template <int M, int N, int K, class TA, class LA, class TB, class LB>
+inline void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, TA, LA>& a,
+                     const fragment<matrix_b, M, N, K, TB, LB>& b, const fragment<accumulator, M, N, K, float>& c) {
+  static_assert(std::is_same_v<TA, TB>, "mma_sync: A and B fragments of different types");
+  namespace ce = ::trainer::cudaemu;
+  ce::Thread& t = *ce::blk->cur;
+  ce::Warp& w = ce::blk->warps[t.warp];
+  if (w.nlive != 32) ce::die("wmma::mma_sync needs all 32 lanes of a full warp");
+  ce::WmmaStage& s = w.wmma[w.bar.gen & 1];
+  for (int i = 0; i < a.num_elements; ++i) s.a[emu::element_index(t.lane, i)] = emu::operand_value(a.x[i]);
+  for (int i = 0; i < b.num_elements; ++i) s.b[emu::element_index(t.lane, i)] = emu::operand_value(b.x[i]);
+  for (int i = 0; i < c.num_elements; ++i) s.c[emu::element_index(t.lane, i)] = c.x[i];
+  ce::arrive(w.bar, 32, 1u << t.lane, nullptr, 0);
+  for (int i = 0; i < d.num_elements; ++i) {
+    const int idx = emu::element_index(t.lane, i), r = idx / N, col = idx % N;
+    float acc = s.c[idx];
+    for (int k = 0; k < K; ++k) acc += s.a[r * K + k] * s.b[k * N + col];  // exact products, f32 sums
+    d.x[i] = acc;
+  }
+}
+
+// Rounds an f32 to tf32 (10 mantissa bits): to nearest, ties away from zero; NaN and Inf kept.
+inline float __float_to_tf32(float v) {
+  if (!std::isfinite(v)) return v;
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  u = (u + 0x1000u) & 0xffffe000u;  // magnitude + half an ulp, truncated (may overflow to Inf)
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+
+}  // namespace nvcuda::wmma
 
 #endif  // __CUDACC__

@@ -8,6 +8,7 @@
 // recorded as the thread's last error, and device memory has a capacity (for out-of-memory
 // paths). Everything is synchronous: an emulated stream has finished its work when the call
 // returns.
+#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -78,6 +79,9 @@ cudaError_t allocate_memory(void** ptr, size_t bytes, MemoryKind kind) {
   void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);  // cudaMalloc aligns to 256 bytes
   if (!p) return record(cudaErrorMemoryAllocation);
   r.allocations[reinterpret_cast<uintptr_t>(p)] = {bytes, kind};
+  // cudaMalloc's memory holds whatever was there: all-ones bytes (NaN as floats, -1 as
+  // integers) make a kernel that reads what nobody wrote fail its test.
+  std::memset(p, 0xff, bytes);
   if (kind == MemoryKind::Device) r.device_in_use += bytes;
   *ptr = p;
   return cudaSuccess;
@@ -210,6 +214,58 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
 }
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 
+// One emulated device, index 0.
+cudaError_t cudaGetDeviceCount(int* count) {
+  if (!count) return record(cudaErrorInvalidValue);
+  *count = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : record(cudaErrorInvalidDevice); }
+cudaError_t cudaGetDevice(int* device) {
+  if (!device) return record(cudaErrorInvalidValue);
+  *device = 0;
+  return cudaSuccess;
+}
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (!prop) return record(cudaErrorInvalidValue);
+  if (device != 0) return record(cudaErrorInvalidDevice);
+  *prop = cudaDeviceProp{};
+  std::snprintf(prop->name, sizeof prop->name, "CUDA emulator on the CPU");
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  prop->totalGlobalMem = r.device_capacity;
+  prop->major = 9, prop->minor = 0;  // kernels take their sm_90 paths (WMMA is emulated)
+  prop->multiProcessorCount = 1;
+  prop->warpSize = 32;
+  return cudaSuccess;
+}
+
+// Kernels run when launched, so every event is complete as soon as it is recorded.
+cudaError_t cudaEventCreate(cudaEvent_t* event) {
+  if (!event) return record(cudaErrorInvalidValue);
+  *event = reinterpret_cast<cudaEvent_t>(new char);  // a unique, never-dereferenced handle
+  return cudaSuccess;
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int) { return cudaEventCreate(event); }
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete reinterpret_cast<char*>(event);
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  if (!event) return record(cudaErrorInvalidResourceHandle);
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  return trainer::cudaemu::stream_is_live(r, stream) ? cudaSuccess : record(cudaErrorInvalidResourceHandle);
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t event) { return event ? cudaSuccess : record(cudaErrorInvalidResourceHandle); }
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int) {
+  if (!event) return record(cudaErrorInvalidResourceHandle);
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  return trainer::cudaemu::stream_is_live(r, stream) ? cudaSuccess : record(cudaErrorInvalidResourceHandle);
+}
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int) { return cudaStreamCreate(stream); }
+
 cudaError_t cudaGetLastError() {
   const cudaError_t err = trainer::cudaemu::last_error;
   trainer::cudaemu::last_error = cudaSuccess;
@@ -224,6 +280,7 @@ const char* cudaGetErrorName(cudaError_t err) {
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     default: return "cudaErrorUnknown";
   }
 }
@@ -234,6 +291,7 @@ const char* cudaGetErrorString(cudaError_t err) {
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
     default: return "unrecognized error code";
   }
 }

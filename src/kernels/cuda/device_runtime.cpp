@@ -68,6 +68,20 @@ CudaRuntime& cuda_runtime_instance() {
 
 DeviceRuntime& runtime() { return cuda_runtime_instance(); }
 
+std::string select_device(int local_rank) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  TRAINER_CHECK(err == cudaSuccess && count > 0, "runtime.device CUDA: no CUDA device is visible (",
+                err == cudaSuccess ? "none found" : cudaGetErrorString(err),
+                "); check the driver and CUDA_VISIBLE_DEVICES, or use device CPU");
+  const int index = local_rank % count;
+  TRAINER_CUDA_CHECK(cudaSetDevice(index));
+  cudaDeviceProp prop{};
+  TRAINER_CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
+  return str("GPU ", index, " of ", count, ": ", prop.name, ", ", mib(prop.totalGlobalMem) / 1024, " GiB, sm_",
+             prop.major, prop.minor);
+}
+
 void register_runtime() { register_cuda_runtime(&cuda_runtime_instance()); }
 
 AllocatorStats device_allocator_stats() { return cuda_runtime_instance().caching_allocator().stats(); }

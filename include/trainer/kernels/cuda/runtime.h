@@ -10,12 +10,16 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "trainer/core/allocator.h"
 
 namespace trainer::cuda {
 
 DeviceRuntime& runtime();
+// Makes GPU local_rank % (number of GPUs) this process's device (mpirun starts one process per
+// GPU; ranks on one node get distinct GPUs) and returns "index: name, memory" for the log.
+std::string select_device(int local_rank);
 // Makes Device::cuda() tensors use runtime(): call once at start-up when the backend is used.
 void register_runtime();
 
