@@ -1,18 +1,19 @@
 #include "trainer/ops/batchnorm.h"
 
-#include <cmath>
-#include <vector>
-
 #include "dispatch.h"
+#include "trainer/kernels/cpu/activation.h"
 #include "trainer/kernels/cpu/batchnorm.h"
+#include "trainer/kernels/cuda/activation.h"
+#include "trainer/kernels/cuda/batchnorm.h"
 
 namespace trainer::ops {
 namespace {
 
-void check_param(const Tensor& p, int64_t channels, const char* name) {
-  TRAINER_CHECK(p.dtype() == DType::F32 && p.rank() == 1 && p.dim(0) == channels && p.device().is_cpu() &&
+void check_param(const Tensor& p, const Tensor& x, int64_t channels, const char* name) {
+  TRAINER_CHECK(p.dtype() == DType::F32 && p.rank() == 1 && p.dim(0) == channels && p.device() == x.device() &&
                     p.is_contiguous(),
-                "batch_norm: ", name, " is ", p.describe(), ", expected f32[", channels, "]");
+                "batch_norm: ", name, " is ", p.describe(), ", expected f32[", channels, "] on the input's device (",
+                x.describe(), ")");
 }
 
 }  // namespace
@@ -21,46 +22,34 @@ Tensor batch_norm(Context& ctx, const Tensor& x_in, const Tensor& gamma, const T
                   Tensor& running_var, const BatchNormOptions& o) {
   TRAINER_CHECK(x_in.rank() >= 2, "batch_norm: input ", x_in.describe(), " needs a channel dimension");
   const int64_t C = x_in.dim(-1), rows = x_in.numel() / C;
-  check_param(gamma, C, "gamma");
-  check_param(beta, C, "beta");
-  check_param(running_mean, C, "running_mean");
-  check_param(running_var, C, "running_var");
+  check_param(gamma, x_in, C, "gamma");
+  check_param(beta, x_in, C, "beta");
+  check_param(running_mean, x_in, C, "running_mean");
+  check_param(running_var, x_in, C, "running_var");
   const Tensor x = x_in.contiguous();
   const bool batch_stats = ctx.training && !o.frozen;
   TRAINER_CHECK(!batch_stats || rows > 1, "batch_norm: training with one value per channel (", x.describe(),
                 ") has no batch statistics; use a larger batch or freeze batchnorm");
 
-  Tensor mean = Tensor::empty({C}, DType::F32), invstd = Tensor::empty({C}, DType::F32);
-  float* m = mean.data<float>();
-  float* is = invstd.data<float>();
-  if (batch_stats) {
-    std::vector<float> var(C);
-    ops_detail::dispatch_float("batch_norm", x, [&](auto tag) {
-      using T = decltype(tag);
-      cpu::batchnorm_stats<T>(x.data<T>(), rows, C, m, var.data());
-    });
-    float* rm = running_mean.data<float>();
-    float* rv = running_var.data<float>();
-    const float unbias = static_cast<float>(rows) / static_cast<float>(rows - 1);
-    for (int64_t c = 0; c < C; ++c) {
-      is[c] = 1.f / std::sqrt(var[c] + o.epsilon);
-      rm[c] = o.momentum * rm[c] + (1.f - o.momentum) * m[c];
-      rv[c] = o.momentum * rv[c] + (1.f - o.momentum) * var[c] * unbias;
-    }
-  } else {
-    const float* rm = running_mean.data<float>();
-    const float* rv = running_var.data<float>();
-    for (int64_t c = 0; c < C; ++c) {
-      m[c] = rm[c];
-      is[c] = 1.f / std::sqrt(rv[c] + o.epsilon);
-    }
-  }
-
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  ops_detail::dispatch_float("batch_norm", x, [&](auto tag) {
+  const Device device = x.device();
+  // In eval, a copy of the running mean: backward must see this step's statistics.
+  Tensor mean = batch_stats ? Tensor::empty({C}, DType::F32, device) : running_mean.clone();
+  Tensor invstd = Tensor::empty({C}, DType::F32, device);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), device);
+  ops_detail::dispatch("batch_norm", x, ctx.stream, [&](auto tag, auto backend) {
     using T = decltype(tag);
-    cpu::batchnorm_apply<T>(x.data<T>(), rows, C, m, is, gamma.data<float>(), beta.data<float>(), o.activation,
-                            y.data<T>());
+    if (batch_stats) {
+      Tensor var = Tensor::empty({C}, DType::F32, device);
+      TRAINER_RUN_KERNEL(backend, batchnorm_stats<T>, x.data<T>(), rows, C, mean.data<float>(), var.data<float>());
+      TRAINER_RUN_KERNEL(backend, batchnorm_finalize_stats, mean.data<float>(), var.data<float>(), C, rows,
+                         o.epsilon, o.momentum, invstd.data<float>(), running_mean.data<float>(),
+                         running_var.data<float>());
+    } else {
+      TRAINER_RUN_KERNEL(backend, batchnorm_finalize_stats, mean.data<float>(), running_var.data<float>(), C,
+                         rows, o.epsilon, o.momentum, invstd.data<float>(), nullptr, nullptr);
+    }
+    TRAINER_RUN_KERNEL(backend, batchnorm_apply<T>, x.data<T>(), rows, C, mean.data<float>(), invstd.data<float>(),
+                       gamma.data<float>(), beta.data<float>(), o.activation, y.data<T>());
   });
 
   if (ctx.tape && (x.requires_grad() || gamma.requires_grad() || beta.requires_grad())) {
@@ -69,42 +58,40 @@ Tensor batch_norm(Context& ctx, const Tensor& x_in, const Tensor& gamma, const T
     // pre-activation, which backward recomputes from x rather than keeping a second
     // activation-sized tensor alive.
     const bool keep_y = o.activation != Activation::Identity && o.activation != Activation::Swish;
-    ctx.tape->record([x, gamma, beta, y_ref = GradRef(y), y_kept = keep_y ? y.detach() : Tensor(),
-                      mean, invstd, batch_stats, act = o.activation, rows, C](Tape& tape) {
+    ctx.tape->record([x, gamma, beta, y_ref = GradRef(y), y_kept = keep_y ? y.detach() : Tensor(), mean, invstd,
+                      batch_stats, act = o.activation, rows, C, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y_ref);
       if (!dy.defined()) return;
       dy = dy.contiguous();
+      const Device device = x.device();
       const float* g = gamma.data<float>();
       const float* m = mean.data<float>();
       const float* is = invstd.data<float>();
-      Tensor dx = x.requires_grad() ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-      Tensor dgamma = Tensor::empty({C}, DType::F32), dbeta = Tensor::empty({C}, DType::F32);
-      ops_detail::dispatch_float("batch_norm backward", x, [&](auto tag) {
+      Tensor dx = x.requires_grad() ? Tensor::empty(x.shape(), x.dtype(), device) : Tensor();
+      Tensor dgamma = Tensor::empty({C}, DType::F32, device), dbeta = Tensor::empty({C}, DType::F32, device);
+      ops_detail::dispatch("batch_norm backward", x, stream, [&](auto tag, auto backend) {
         using T = decltype(tag);
         Tensor dz = dy;
         if (act != Activation::Identity) {
-          dz = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+          dz = Tensor::empty(dy.shape(), dy.dtype(), device);
           Tensor known = y_kept;  // the output, or for swish the recomputed pre-activation
           if (!known.defined()) {
-            known = Tensor::empty(x.shape(), x.dtype(), x.device());
-            cpu::batchnorm_apply<T>(x.data<T>(), rows, C, m, is, g, beta.data<float>(), Activation::Identity,
-                                    known.data<T>());
+            known = Tensor::empty(x.shape(), x.dtype(), device);
+            TRAINER_RUN_KERNEL(backend, batchnorm_apply<T>, x.data<T>(), rows, C, m, is, g, beta.data<float>(),
+                               Activation::Identity, known.data<T>());
           }
-          cpu::activation_backward<T>(act, known.data<T>(), known.data<T>(), dy.data<T>(), dz.data<T>(), dy.numel());
+          TRAINER_RUN_KERNEL(backend, activation_backward<T>, act, known.data<T>(), known.data<T>(), dy.data<T>(),
+                             dz.data<T>(), dy.numel());
         }
-        if (batch_stats) {
-          cpu::batchnorm_backward<T>(dz.data<T>(), x.data<T>(), rows, C, m, is, g,
-                                     dx.defined() ? dx.data<T>() : nullptr, dgamma.data<float>(), dbeta.data<float>());
-        } else {
-          // Running statistics are constants: the layer is affine, dx = dz * gamma * invstd.
-          cpu::batchnorm_backward<T>(dz.data<T>(), x.data<T>(), rows, C, m, is, g, nullptr, dgamma.data<float>(),
-                                     dbeta.data<float>());
-          if (dx.defined()) {
-            std::vector<float> scale(C), zero(C, 0.f), one(C, 1.f);
-            for (int64_t c = 0; c < C; ++c) scale[c] = g[c] * is[c];
-            cpu::batchnorm_apply<T>(dz.data<T>(), rows, C, zero.data(), one.data(), scale.data(), zero.data(),
-                                    Activation::Identity, dx.data<T>());
-          }
+        // With running statistics (frozen or eval) they are constants and the layer is affine:
+        // dx = dz * gamma * invstd, which batchnorm_apply computes with mean 0 and beta 0.
+        T* dx_batch = batch_stats && dx.defined() ? dx.data<T>() : nullptr;
+        TRAINER_RUN_KERNEL(backend, batchnorm_backward<T>, dz.data<T>(), x.data<T>(), rows, C, m, is, g, dx_batch,
+                           dgamma.data<float>(), dbeta.data<float>());
+        if (!batch_stats && dx.defined()) {
+          const Tensor zeros = Tensor::zeros({C}, DType::F32, device);
+          TRAINER_RUN_KERNEL(backend, batchnorm_apply<T>, dz.data<T>(), rows, C, zeros.data<float>(), is, g,
+                             zeros.data<float>(), Activation::Identity, dx.data<T>());
         }
       });
       if (dx.defined()) tape.accumulate(x, std::move(dx));

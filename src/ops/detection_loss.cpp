@@ -4,6 +4,7 @@
 
 #include "dispatch.h"
 #include "trainer/kernels/cpu/detection_losses.h"
+#include "trainer/kernels/cuda/detection_losses.h"
 
 namespace trainer::ops {
 namespace {
@@ -25,15 +26,17 @@ void check_operands(const char* op, const Tensor& pred, const Tensor& targets, c
 // The loss is a sum whose per-entry gradient the forward already computed (`grad`, f32):
 // backward only scales it by the upstream scalar and converts it to the predictions' dtype.
 void record_saved_gradient(Context& ctx, const Tensor& pred, const Tensor& y, Tensor grad, const char* op) {
-  ctx.tape->record([x = GradRef(pred), dtype = pred.dtype(), y_ref = GradRef(y), grad = std::move(grad),
-                    op](Tape& tape) {
+  ctx.tape->record([x = GradRef(pred), dtype = pred.dtype(), y_ref = GradRef(y), grad = std::move(grad), op,
+                    stream = ctx.stream](Tape& tape) {
     Tensor dy = tape.take_grad(y_ref);
     if (!dy.defined()) return;
-    Tensor dx = Tensor::empty(grad.shape(), dtype);
-    const float scale = static_cast<float>(dy.item());
-    ops_detail::dispatch_float(op, dx, [&](auto tag) {
+    Tensor dx = Tensor::empty(grad.shape(), dtype, grad.device());
+    ops_detail::dispatch(op, dx, stream, [&](auto tag, auto backend) {
       using T = decltype(tag);
-      cpu::scale_saved_gradient<T>(grad.data<float>(), grad.numel(), scale, dx.data<T>());
+      if constexpr (decltype(backend)::is_cuda)  // the upstream gradient stays on the device
+        cuda::scale_saved_gradient<T>(grad.data<float>(), grad.numel(), dy.data<float>(), dx.data<T>(), backend.stream);
+      else
+        cpu::scale_saved_gradient<T>(grad.data<float>(), grad.numel(), static_cast<float>(dy.item()), dx.data<T>());
     });
     tape.accumulate(x, std::move(dx));
   });
@@ -52,13 +55,18 @@ Tensor sigmoid_focal_loss(Context& ctx, const Tensor& logits_in, const Tensor& t
                weights = weights_in.contiguous();
   const int64_t rows = logits.dim(0) * logits.dim(1), k = logits.dim(2);
   const bool recording = ctx.recording(logits);
-  Tensor grad = recording ? Tensor::empty(logits.shape(), DType::F32) : Tensor();
-  const double loss = ops_detail::dispatch_float("sigmoid_focal_loss", logits, [&](auto tag) {
+  Tensor grad = recording ? Tensor::empty(logits.shape(), DType::F32, logits.device()) : Tensor();
+  Tensor y = Tensor::empty({}, DType::F32, logits.device());
+  ops_detail::dispatch("sigmoid_focal_loss", logits, ctx.stream, [&](auto tag, auto backend) {
     using T = decltype(tag);
-    return cpu::sigmoid_focal_loss_forward<T>(logits.data<T>(), targets.data<float>(), weights.data<float>(), rows, k,
-                                              alpha, gamma, recording ? grad.data<float>() : nullptr);
+    float* g = recording ? grad.data<float>() : nullptr;
+    if constexpr (decltype(backend)::is_cuda)
+      cuda::sigmoid_focal_loss_forward<T>(logits.data<T>(), targets.data<float>(), weights.data<float>(), rows, k,
+                                          alpha, gamma, g, y.data<float>(), backend.stream);
+    else
+      *y.data<float>() = static_cast<float>(cpu::sigmoid_focal_loss_forward<T>(
+          logits.data<T>(), targets.data<float>(), weights.data<float>(), rows, k, alpha, gamma, g));
   });
-  Tensor y = Tensor::full({}, loss, DType::F32);
   if (recording) {
     ctx.tape->track(y);
     record_saved_gradient(ctx, logits, y, std::move(grad), "sigmoid_focal_loss backward");
@@ -73,13 +81,18 @@ Tensor smooth_l1_loss(Context& ctx, const Tensor& pred_in, const Tensor& targets
   const Tensor pred = pred_in.contiguous(), targets = targets_in.contiguous(), weights = weights_in.contiguous();
   const int64_t rows = pred.dim(0) * pred.dim(1), code = pred.dim(2);
   const bool recording = ctx.recording(pred);
-  Tensor grad = recording ? Tensor::empty(pred.shape(), DType::F32) : Tensor();
-  const double loss = ops_detail::dispatch_float("smooth_l1_loss", pred, [&](auto tag) {
+  Tensor grad = recording ? Tensor::empty(pred.shape(), DType::F32, pred.device()) : Tensor();
+  Tensor y = Tensor::empty({}, DType::F32, pred.device());
+  ops_detail::dispatch("smooth_l1_loss", pred, ctx.stream, [&](auto tag, auto backend) {
     using T = decltype(tag);
-    return cpu::smooth_l1_loss_forward<T>(pred.data<T>(), targets.data<float>(), weights.data<float>(), rows, code,
-                                          delta, recording ? grad.data<float>() : nullptr);
+    float* g = recording ? grad.data<float>() : nullptr;
+    if constexpr (decltype(backend)::is_cuda)
+      cuda::smooth_l1_loss_forward<T>(pred.data<T>(), targets.data<float>(), weights.data<float>(), rows, code, delta,
+                                      g, y.data<float>(), backend.stream);
+    else
+      *y.data<float>() = static_cast<float>(cpu::smooth_l1_loss_forward<T>(
+          pred.data<T>(), targets.data<float>(), weights.data<float>(), rows, code, delta, g));
   });
-  Tensor y = Tensor::full({}, loss, DType::F32);
   if (recording) {
     ctx.tape->track(y);
     record_saved_gradient(ctx, pred, y, std::move(grad), "smooth_l1_loss backward");

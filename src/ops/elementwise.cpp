@@ -2,12 +2,13 @@
 
 #include "dispatch.h"
 #include "trainer/kernels/cpu/elementwise.h"
+#include "trainer/kernels/cuda/elementwise.h"
 
 namespace trainer::ops {
 namespace {
 
-// Describes b's broadcast against a (see kernels/cpu/elementwise.h), or fails naming both.
-cpu::Broadcast broadcast_of(const char* op, const Tensor& a, const Tensor& b) {
+// Describes b's broadcast against a (see kernels/shapes.h), or fails naming both.
+Broadcast broadcast_of(const char* op, const Tensor& a, const Tensor& b) {
   const int rank = a.rank();
   TRAINER_CHECK(b.rank() <= rank, op, ": cannot broadcast ", b.describe(), " to ", a.describe());
   Shape bs(rank, 1);
@@ -19,7 +20,7 @@ cpu::Broadcast broadcast_of(const char* op, const Tensor& a, const Tensor& b) {
     if (first < 0) first = i;
     last = i;
   }
-  cpu::Broadcast bc;
+  Broadcast bc;
   if (first < 0) {
     bc.inner = a.numel();
     return bc;
@@ -33,32 +34,33 @@ cpu::Broadcast broadcast_of(const char* op, const Tensor& a, const Tensor& b) {
   return bc;
 }
 
-Tensor binary(Context& ctx, cpu::BinaryOp op, const char* name, const Tensor& a_in, const Tensor& b_in) {
+Tensor binary(Context& ctx, BinaryOp op, const char* name, const Tensor& a_in, const Tensor& b_in) {
   ops_detail::check_same(name, a_in, b_in);
   // Commutative ops accept the broadcast operand on either side.
-  const bool swap = op != cpu::BinaryOp::Sub && a_in.numel() < b_in.numel();
+  const bool swap = op != BinaryOp::Sub && a_in.numel() < b_in.numel();
   const Tensor a = (swap ? b_in : a_in).contiguous(), b = (swap ? a_in : b_in).contiguous();
-  const cpu::Broadcast bc = broadcast_of(name, a, b);
+  const Broadcast bc = broadcast_of(name, a, b);
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
-  ops_detail::dispatch_float(name, a, [&](auto tag) {
+  ops_detail::dispatch(name, a, ctx.stream, [&](auto tag, auto backend) {
     using T = decltype(tag);
-    cpu::binary_forward<T>(op, bc, a.data<T>(), b.data<T>(), y.data<T>());
+    TRAINER_RUN_KERNEL(backend, binary_forward<T>, op, bc, a.data<T>(), b.data<T>(), y.data<T>());
   });
   if (ctx.recording(a, b)) {
     ctx.tape->track(y);
-    const bool is_mul = op == cpu::BinaryOp::Mul;
+    const bool is_mul = op == BinaryOp::Mul;
     // Mul needs each operand's value for the other's gradient; add/sub need neither.
     ctx.tape->record([op, bc, a_ref = GradRef(a), b_ref = GradRef(b), a_val = is_mul ? a.detach() : Tensor(),
-                      b_val = is_mul ? b.detach() : Tensor(), y = GradRef(y)](Tape& tape) {
+                      b_val = is_mul ? b.detach() : Tensor(), y = GradRef(y), stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();
-      ops_detail::dispatch_float("elementwise backward", dy, [&](auto tag) {
+      ops_detail::dispatch("elementwise backward", dy, stream, [&](auto tag, auto backend) {
         using T = decltype(tag);
         if (a_ref.requires_grad()) {
-          if (op == cpu::BinaryOp::Mul) {
+          if (op == BinaryOp::Mul) {
             Tensor da = Tensor::empty(a_ref.shape, dy.dtype(), dy.device());
-            cpu::binary_forward<T>(cpu::BinaryOp::Mul, bc, dy.data<T>(), b_val.data<T>(), da.data<T>());
+            TRAINER_RUN_KERNEL(backend, binary_forward<T>, BinaryOp::Mul, bc, dy.data<T>(), b_val.data<T>(),
+                               da.data<T>());
             tape.accumulate(a_ref, std::move(da));
           } else {
             tape.accumulate(a_ref, dy);
@@ -66,13 +68,13 @@ Tensor binary(Context& ctx, cpu::BinaryOp op, const char* name, const Tensor& a_
         }
         if (b_ref.requires_grad()) {
           Tensor db = Tensor::empty(b_ref.shape, dy.dtype(), dy.device());
-          if (bc.mid == 1 && op != cpu::BinaryOp::Mul) {
+          if (bc.mid == 1 && op != BinaryOp::Mul) {
             db.copy_from(dy.reshape(b_ref.shape));
           } else {
-            cpu::broadcast_reduce<T>(bc, dy.data<T>(), op == cpu::BinaryOp::Mul ? a_val.data<T>() : nullptr,
-                                     db.data<T>());
+            TRAINER_RUN_KERNEL(backend, broadcast_reduce<T>, bc, dy.data<T>(),
+                               op == BinaryOp::Mul ? a_val.data<T>() : nullptr, db.data<T>());
           }
-          if (op == cpu::BinaryOp::Sub) cpu::scale<T>(db.data<T>(), -1.f, db.data<T>(), db.numel(), false);
+          if (op == BinaryOp::Sub) TRAINER_RUN_KERNEL(backend, scale<T>, db.data<T>(), -1.f, db.data<T>(), db.numel(), false);
           tape.accumulate(b_ref, std::move(db));
         }
       });
@@ -83,27 +85,27 @@ Tensor binary(Context& ctx, cpu::BinaryOp op, const char* name, const Tensor& a_
 
 }  // namespace
 
-Tensor add(Context& ctx, const Tensor& a, const Tensor& b) { return binary(ctx, cpu::BinaryOp::Add, "add", a, b); }
-Tensor sub(Context& ctx, const Tensor& a, const Tensor& b) { return binary(ctx, cpu::BinaryOp::Sub, "sub", a, b); }
-Tensor mul(Context& ctx, const Tensor& a, const Tensor& b) { return binary(ctx, cpu::BinaryOp::Mul, "mul", a, b); }
+Tensor add(Context& ctx, const Tensor& a, const Tensor& b) { return binary(ctx, BinaryOp::Add, "add", a, b); }
+Tensor sub(Context& ctx, const Tensor& a, const Tensor& b) { return binary(ctx, BinaryOp::Sub, "sub", a, b); }
+Tensor mul(Context& ctx, const Tensor& a, const Tensor& b) { return binary(ctx, BinaryOp::Mul, "mul", a, b); }
 
 Tensor scale(Context& ctx, const Tensor& x_in, float alpha) {
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  ops_detail::dispatch_float("scale", x, [&](auto tag) {
+  ops_detail::dispatch("scale", x, ctx.stream, [&](auto tag, auto backend) {
     using T = decltype(tag);
-    cpu::scale<T>(x.data<T>(), alpha, y.data<T>(), x.numel(), false);
+    TRAINER_RUN_KERNEL(backend, scale<T>, x.data<T>(), alpha, y.data<T>(), x.numel(), false);
   });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(x), y = GradRef(y), alpha](Tape& tape) {
+    ctx.tape->record([x = GradRef(x), y = GradRef(y), alpha, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();
       Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
-      ops_detail::dispatch_float("scale backward", dy, [&](auto tag) {
+      ops_detail::dispatch("scale backward", dy, stream, [&](auto tag, auto backend) {
         using T = decltype(tag);
-        cpu::scale<T>(dy.data<T>(), alpha, dx.data<T>(), dy.numel(), false);
+        TRAINER_RUN_KERNEL(backend, scale<T>, dy.data<T>(), alpha, dx.data<T>(), dy.numel(), false);
       });
       tape.accumulate(x, std::move(dx));
     });

@@ -2,6 +2,7 @@
 
 #include "dispatch.h"
 #include "trainer/kernels/cpu/softmax_cross_entropy.h"
+#include "trainer/kernels/cuda/softmax_cross_entropy.h"
 
 namespace trainer::ops {
 namespace {
@@ -22,28 +23,37 @@ Tensor cross_entropy(Context& ctx, const Tensor& logits_in, const Tensor& labels
                 " outside [0, 1)");
   const Tensor lab = labels.defined() ? labels.contiguous() : Tensor();
   const Tensor tgt = soft.defined() ? soft.contiguous() : Tensor();
-  Tensor probs = Tensor::empty({n, k}, DType::F32);
-  const double loss = ops_detail::dispatch_float("softmax_cross_entropy", logits, [&](auto tag) {
+  for (const Tensor* t : {&lab, &tgt})
+    TRAINER_CHECK(!t->defined() || t->device() == logits.device(), "softmax_cross_entropy: targets ", t->describe(),
+                  " are not on the logits' device (", logits.describe(), ")");
+  const Device device = logits.device();
+  Tensor probs = Tensor::empty({n, k}, DType::F32, device);
+  Tensor y = Tensor::empty({}, DType::F32, device);
+  ops_detail::dispatch("softmax_cross_entropy", logits, ctx.stream, [&](auto tag, auto backend) {
     using T = decltype(tag);
-    return cpu::softmax_cross_entropy_forward<T>(logits.data<T>(), n, k, lab.defined() ? lab.data<int32_t>() : nullptr,
-                                                 tgt.defined() ? tgt.data<float>() : nullptr, smoothing,
-                                                 probs.data<float>());
+    const int32_t* label_data = lab.defined() ? lab.data<int32_t>() : nullptr;
+    const float* target_data = tgt.defined() ? tgt.data<float>() : nullptr;
+    if constexpr (decltype(backend)::is_cuda) {
+      cuda::softmax_cross_entropy_forward<T>(logits.data<T>(), n, k, label_data, target_data, smoothing,
+                                             probs.data<float>(), y.data<float>(), backend.stream);
+    } else {
+      *y.data<float>() = static_cast<float>(cpu::softmax_cross_entropy_forward<T>(
+          logits.data<T>(), n, k, label_data, target_data, smoothing, probs.data<float>()));
+    }
   });
-  Tensor y = Tensor::full({}, loss, DType::F32);
   if (ctx.recording(logits)) {
     ctx.tape->track(y);
     ctx.tape->record([x = GradRef(logits), dtype = logits.dtype(), y = GradRef(y), probs, lab, tgt, smoothing, n,
-                      k](Tape& tape) {
+                      k, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
-      Tensor dx = Tensor::empty({n, k}, dtype);
+      Tensor dx = Tensor::empty({n, k}, dtype, probs.device());
       const float scale = static_cast<float>(dy.item() / static_cast<double>(n));
-      ops_detail::dispatch_float("softmax_cross_entropy backward", dx, [&](auto tag) {
+      ops_detail::dispatch("softmax_cross_entropy backward", dx, stream, [&](auto tag, auto backend) {
         using T = decltype(tag);
-        cpu::softmax_cross_entropy_backward<T>(probs.data<float>(), n, k,
-                                               lab.defined() ? lab.data<int32_t>() : nullptr,
-                                               tgt.defined() ? tgt.data<float>() : nullptr, smoothing, scale,
-                                               dx.data<T>());
+        TRAINER_RUN_KERNEL(backend, softmax_cross_entropy_backward<T>, probs.data<float>(), n, k,
+                           lab.defined() ? lab.data<int32_t>() : nullptr, tgt.defined() ? tgt.data<float>() : nullptr,
+                           smoothing, scale, dx.data<T>());
       });
       tape.accumulate(x, std::move(dx));
     });

@@ -2,13 +2,14 @@
 
 #include "dispatch.h"
 #include "trainer/kernels/cpu/pooling.h"
+#include "trainer/kernels/cuda/pooling.h"
 
 namespace trainer::ops {
 namespace {
 
-cpu::Pool2dShape pool_shape(const Tensor& x, const Pool2dOptions& o) {
+Pool2dShape pool_shape(const Tensor& x, const Pool2dOptions& o) {
   ops_detail::check_rank("pool2d", x, 4, "NHWC");
-  cpu::Pool2dShape s;
+  Pool2dShape s;
   s.batch = x.dim(0), s.in_h = x.dim(1), s.in_w = x.dim(2), s.channels = x.dim(3);
   s.kernel_h = o.kernel_h, s.kernel_w = o.kernel_w, s.stride_h = o.stride_h, s.stride_w = o.stride_w;
   if (o.padding) {
@@ -30,23 +31,23 @@ cpu::Pool2dShape pool_shape(const Tensor& x, const Pool2dOptions& o) {
 
 Tensor max_pool2d(Context& ctx, const Tensor& x_in, const Pool2dOptions& o) {
   const Tensor x = x_in.contiguous();
-  const cpu::Pool2dShape s = pool_shape(x, o);
+  const Pool2dShape s = pool_shape(x, o);
   Tensor y = Tensor::empty({s.batch, s.out_h(), s.out_w(), s.channels}, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(y.shape(), DType::I32, x.device());
-  ops_detail::dispatch_float("max_pool2d", x, [&](auto tag) {
+  ops_detail::dispatch("max_pool2d", x, ctx.stream, [&](auto tag, auto backend) {
     using T = decltype(tag);
-    cpu::max_pool2d_forward<T>(s, x.data<T>(), y.data<T>(), argmax.data<int32_t>());
+    TRAINER_RUN_KERNEL(backend, max_pool2d_forward<T>, s, x.data<T>(), y.data<T>(), argmax.data<int32_t>());
   });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([s, x = GradRef(x), y = GradRef(y), argmax](Tape& tape) {
+    ctx.tape->record([s, x = GradRef(x), y = GradRef(y), argmax, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();
       Tensor dx = Tensor::empty(x.shape, dy.dtype(), dy.device());
-      ops_detail::dispatch_float("max_pool2d backward", dy, [&](auto tag) {
+      ops_detail::dispatch("max_pool2d backward", dy, stream, [&](auto tag, auto backend) {
         using T = decltype(tag);
-        cpu::max_pool2d_backward<T>(s, dy.data<T>(), argmax.data<int32_t>(), dx.data<T>());
+        TRAINER_RUN_KERNEL(backend, max_pool2d_backward<T>, s, dy.data<T>(), argmax.data<int32_t>(), dx.data<T>());
       });
       tape.accumulate(x, std::move(dx));
     });
@@ -56,22 +57,22 @@ Tensor max_pool2d(Context& ctx, const Tensor& x_in, const Pool2dOptions& o) {
 
 Tensor avg_pool2d(Context& ctx, const Tensor& x_in, const Pool2dOptions& o) {
   const Tensor x = x_in.contiguous();
-  const cpu::Pool2dShape s = pool_shape(x, o);
+  const Pool2dShape s = pool_shape(x, o);
   Tensor y = Tensor::empty({s.batch, s.out_h(), s.out_w(), s.channels}, x.dtype(), x.device());
-  ops_detail::dispatch_float("avg_pool2d", x, [&](auto tag) {
+  ops_detail::dispatch("avg_pool2d", x, ctx.stream, [&](auto tag, auto backend) {
     using T = decltype(tag);
-    cpu::avg_pool2d_forward<T>(s, o.count_include_pad, x.data<T>(), y.data<T>());
+    TRAINER_RUN_KERNEL(backend, avg_pool2d_forward<T>, s, o.count_include_pad, x.data<T>(), y.data<T>());
   });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([s, include = o.count_include_pad, x = GradRef(x), y = GradRef(y)](Tape& tape) {
+    ctx.tape->record([s, include = o.count_include_pad, x = GradRef(x), y = GradRef(y), stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();
       Tensor dx = Tensor::empty(x.shape, dy.dtype(), dy.device());
-      ops_detail::dispatch_float("avg_pool2d backward", dy, [&](auto tag) {
+      ops_detail::dispatch("avg_pool2d backward", dy, stream, [&](auto tag, auto backend) {
         using T = decltype(tag);
-        cpu::avg_pool2d_backward<T>(s, include, dy.data<T>(), dx.data<T>());
+        TRAINER_RUN_KERNEL(backend, avg_pool2d_backward<T>, s, include, dy.data<T>(), dx.data<T>());
       });
       tape.accumulate(x, std::move(dx));
     });
@@ -84,20 +85,20 @@ Tensor global_avg_pool(Context& ctx, const Tensor& x_in) {
   const Tensor x = x_in.contiguous();
   const int64_t n = x.dim(0), spatial = x.dim(1) * x.dim(2), c = x.dim(3);
   Tensor y = Tensor::empty({n, c}, x.dtype(), x.device());
-  ops_detail::dispatch_float("global_avg_pool", x, [&](auto tag) {
+  ops_detail::dispatch("global_avg_pool", x, ctx.stream, [&](auto tag, auto backend) {
     using T = decltype(tag);
-    cpu::global_avg_pool_forward<T>(x.data<T>(), n, spatial, c, y.data<T>());
+    TRAINER_RUN_KERNEL(backend, global_avg_pool_forward<T>, x.data<T>(), n, spatial, c, y.data<T>());
   });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(x), y = GradRef(y), n, spatial, c](Tape& tape) {
+    ctx.tape->record([x = GradRef(x), y = GradRef(y), n, spatial, c, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();
       Tensor dx = Tensor::empty(x.shape, dy.dtype(), dy.device());
-      ops_detail::dispatch_float("global_avg_pool backward", dy, [&](auto tag) {
+      ops_detail::dispatch("global_avg_pool backward", dy, stream, [&](auto tag, auto backend) {
         using T = decltype(tag);
-        cpu::global_avg_pool_backward<T>(dy.data<T>(), n, spatial, c, dx.data<T>());
+        TRAINER_RUN_KERNEL(backend, global_avg_pool_backward<T>, dy.data<T>(), n, spatial, c, dx.data<T>());
       });
       tape.accumulate(x, std::move(dx));
     });

@@ -1,20 +1,40 @@
 #include "trainer/ops/reduce.h"
 
 #include "dispatch.h"
-#include "trainer/ops/tensor_math.h"
+#include "trainer/kernels/cpu/elementwise.h"
+#include "trainer/kernels/cuda/reduce.h"
 
 namespace trainer::ops {
 namespace {
 
-Tensor scaled_sum(Context& ctx, const Tensor& x, double factor) {
-  Tensor y = Tensor::full({}, math::sum(x) * factor, DType::F32);
+// factor * sum(x) as an f32 scalar on x's device; the CUDA kernel writes it there, so the loss
+// never visits the host unless someone reads it.
+Tensor scaled_sum(Context& ctx, const Tensor& x_in, double factor) {
+  const Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty({}, DType::F32, x.device());
+  ops_detail::dispatch("sum", x, ctx.stream, [&](auto tag, auto backend) {
+    using T = decltype(tag);
+    if constexpr (decltype(backend)::is_cuda)
+      cuda::sum<T>(x.data<T>(), x.numel(), factor, nullptr, y.data<float>(), backend.stream);
+    else
+      *y.data<float>() = static_cast<float>(cpu::sum<T>(x.data<T>(), x.numel()) * factor);
+  });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(x), dtype = x.dtype(), y = GradRef(y), factor](Tape& tape) {
+    ctx.tape->record([x = GradRef(x), dtype = x.dtype(), device = x.device(), y = GradRef(y), factor,
+                      stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       // every element receives the same gradient
-      tape.accumulate(x, Tensor::full(x.shape, dy.item() * factor, dtype));
+      Tensor dx = Tensor::empty(x.shape, dtype, device);
+      ops_detail::dispatch("sum backward", dx, stream, [&](auto tag, auto backend) {
+        using T = decltype(tag);
+        if constexpr (decltype(backend)::is_cuda)
+          cuda::sum_backward<T>(dy.data<float>(), factor, dx.data<T>(), dx.numel(), backend.stream);
+        else
+          dx.fill_(dy.item() * factor);
+      });
+      tape.accumulate(x, std::move(dx));
     });
   }
   return y;

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#if TRAINER_OPS_ON_CUDA
+#include "trainer/kernels/cuda/runtime.h"
+#endif
 
 namespace trainer::testing {
 namespace {
@@ -35,17 +38,18 @@ std::vector<DTensor> make_inputs(const OpCase& c, uint64_t seed) {
 Tensor to_tensor(const DTensor& d, const InputSpec& spec, DType dtype) {
   if (spec.kind == InputKind::Labels) {
     std::vector<int32_t> v(d.v.begin(), d.v.end());
-    return Tensor::from_vector(d.shape, v);
+    return Tensor::from_vector(d.shape, v).to(test_device());
   }
   std::vector<float> v(d.v.begin(), d.v.end());
-  return Tensor::from_floats(d.shape, v, spec.keep_f32 ? DType::F32 : dtype);
+  return Tensor::from_floats(d.shape, v, spec.keep_f32 ? DType::F32 : dtype).to(test_device());
 }
 
-// Inputs as the op sees them: in bf16 mode the reference must see the same rounded values.
+// Inputs as the op sees them: in bf16 / f16 mode the reference must see the same rounded values.
 DTensor rounded(const DTensor& d, const InputSpec& spec, DType dtype) {
   if (spec.kind == InputKind::Labels || spec.keep_f32 || dtype == DType::F32) return d;
   DTensor r = d;
-  for (double& v : r.v) v = float(bfloat16(static_cast<float>(v)));
+  for (double& v : r.v)
+    v = dtype == DType::F16 ? float(float16(static_cast<float>(v))) : float(bfloat16(static_cast<float>(v)));
   return r;
 }
 
@@ -74,24 +78,41 @@ void expect_close(const std::string& what, const std::vector<float>& got, const 
 
 }  // namespace
 
+Device test_device() {
+#if TRAINER_OPS_ON_CUDA
+  static const bool registered = (cuda::register_runtime(), true);
+  (void)registered;
+  return Device::cuda();
+#else
+  return Device::cpu();
+#endif
+}
+
+void check_all_dtypes(const OpCase& c) {
+  check_op(c, DType::F32);
+  check_op(c, DType::BF16);
+  if (!test_device().is_cpu()) check_op(c, DType::F16);
+}
+
 void check_op(const OpCase& c, DType dtype, uint64_t seed) {
-  SCOPED_TRACE(c.name + " in " + std::string(dtype_name(dtype)));
+  SCOPED_TRACE(c.name + " in " + std::string(dtype_name(dtype)) + " on " + test_device().name());
   const std::vector<DTensor> raw = make_inputs(c, seed);
   std::vector<DTensor> ref_in;
   for (size_t i = 0; i < raw.size(); ++i) ref_in.push_back(rounded(raw[i], c.inputs[i], dtype));
   const DTensor want = c.reference(ref_in);
-  const bool bf16 = dtype == DType::BF16;
+  const bool bf16 = dtype != DType::F32;  // f16 keeps more bits: bf16's tolerances hold it too
 
   // Forward, with every differentiable input tracked as a leaf whose gradient lands in an
   // f32 buffer we keep.
   Tape tape;
   Context ctx{&tape, c.training, dtype};
+  ctx.device = test_device();
   std::vector<Tensor> xs, grads;
   for (size_t i = 0; i < raw.size(); ++i) {
     Tensor t = to_tensor(raw[i], c.inputs[i], dtype);
     Tensor g;
     if (c.inputs[i].differentiable) {
-      g = Tensor::full(t.shape(), std::nan(""), DType::F32);  // must be overwritten
+      g = Tensor::full(t.shape(), std::nan(""), DType::F32, t.device());  // must be overwritten
       tape.track_leaf(t, g);
     }
     xs.push_back(t);
@@ -107,7 +128,7 @@ void check_op(const OpCase& c, DType dtype, uint64_t seed) {
   DTensor g(want.shape);
   for (double& v : g.v) v = rng.uniform(-1.f, 1.f);
   std::vector<float> gf(g.v.begin(), g.v.end());
-  tape.backward(y, Tensor::from_floats(y.shape(), gf, y.dtype()));
+  tape.backward(y, Tensor::from_floats(y.shape(), gf, y.dtype()).to(y.device()));
 
   for (size_t i = 0; i < xs.size(); ++i) {
     if (!c.inputs[i].differentiable) continue;

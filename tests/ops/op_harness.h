@@ -1,6 +1,10 @@
 // One harness for every op: forward against a naive double-precision reference, and the
 // analytic backward (through the tape) against central finite differences of that reference
-// in double. The same case runs in f32 and, with looser tolerances, in bf16.
+// in double. The same case runs in f32 and, with looser tolerances, in bf16 (and f16).
+//
+// A test binary built with TRAINER_OPS_ON_CUDA (the cuda_emu.ops.* tests) runs every case on
+// the CUDA backend instead of the CPU: the same references and tolerances hold the CUDA
+// kernels, run through the op front-ends, to the CPU's standard.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -55,7 +59,14 @@ struct OpCase {
   bool training = true;
 };
 
-// Runs forward and gradient checks; dtype F32 or BF16 (activations cast, keep_f32 inputs not).
+// Runs forward and gradient checks on the binary's device; dtype F32, BF16 or (CUDA only) F16
+// (activations cast, keep_f32 inputs not).
 void check_op(const OpCase& c, DType dtype = DType::F32, uint64_t seed = 1);
+
+// check_op in every dtype the binary's device computes in: f32 and bf16, plus f16 on CUDA.
+void check_all_dtypes(const OpCase& c);
+
+// Where this binary's cases run: Device::cuda() with TRAINER_OPS_ON_CUDA, else the CPU.
+Device test_device();
 
 }  // namespace trainer::testing

@@ -24,11 +24,6 @@ InputSpec f32_param(Shape s, InputKind kind = InputKind::Uniform) {
   return spec;
 }
 
-void check_both(const OpCase& c) {
-  check_op(c, DType::F32);
-  check_op(c, DType::BF16);
-}
-
 struct ConvCase {
   const char* name;
   Shape x, w;
@@ -52,7 +47,7 @@ TEST_P(Conv2dTest, ForwardAndGradients) {
   c.reference = [&](const std::vector<DTensor>& in) {
     return ref::conv2d(in[0], in[1], p.bias ? &in[2] : nullptr, p.geom);
   };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 ops::Conv2dOptions conv_opts(int64_t stride, ops::Padding pad, int64_t dil = 1, int64_t groups = 1) {
@@ -131,7 +126,7 @@ TEST_P(BatchNormTest, ForwardAndGradients) {
     return ref::batchnorm(in[0], in[1], in[2], eps, p.training && !p.frozen, in[3], in[4], p.ref_kind);
   };
   c.grad_tol = 5e-3;
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, BatchNormTest,
@@ -173,7 +168,7 @@ TEST_P(ActivationTest, ForwardAndGradients) {
   c.inputs = {x};
   c.ours = [&](Context& ctx, std::vector<Tensor>& in) { return ops::activation(ctx, in[0], p.act); };
   c.reference = [&](const std::vector<DTensor>& in) { return ref::map(in[0], p.kind); };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, ActivationTest,
@@ -188,21 +183,21 @@ TEST(Ops, MaxPool3x3Stride2Pad1) {
     return ops::max_pool2d(ctx, in[0], {3, 3, 2, 2, ops::Padding::symmetric(1)});
   };
   c.reference = [](const std::vector<DTensor>& in) { return ref::pool(in[0], 3, 2, 1, 1, 1, 1, true, false); };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 TEST(Ops, MaxPoolSame) {
   OpCase c{"max_pool SAME", {{{1, 6, 6, 2}}}};
   c.ours = [](Context& ctx, std::vector<Tensor>& in) { return ops::max_pool2d(ctx, in[0], {3, 3, 2, 2}); };
   c.reference = [](const std::vector<DTensor>& in) { return ref::pool(in[0], 3, 2, 0, 1, 0, 1, true, false); };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 TEST(Ops, AvgPoolSameExcludesPadding) {
   OpCase c{"avg_pool SAME", {{{2, 5, 5, 3}}}};
   c.ours = [](Context& ctx, std::vector<Tensor>& in) { return ops::avg_pool2d(ctx, in[0], {3, 3, 2, 2}); };
   c.reference = [](const std::vector<DTensor>& in) { return ref::pool(in[0], 3, 2, 1, 1, 1, 1, false, false); };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 TEST(Ops, AvgPoolCountIncludePad) {
@@ -212,7 +207,7 @@ TEST(Ops, AvgPoolCountIncludePad) {
     return ops::avg_pool2d(ctx, in[0], o);
   };
   c.reference = [](const std::vector<DTensor>& in) { return ref::pool(in[0], 3, 2, 1, 1, 1, 1, false, true); };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 TEST(Ops, GlobalAvgPool) {
@@ -226,7 +221,7 @@ TEST(Ops, GlobalAvgPool) {
         for (int64_t ch = 0; ch < s[3]; ++ch) y[n * s[3] + ch] += in[0][(n * s[1] * s[2] + p) * s[3] + ch] / (s[1] * s[2]);
     return y;
   };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 TEST(Ops, LinearWithBias) {
@@ -241,7 +236,7 @@ TEST(Ops, LinearWithBias) {
       }
     return y;
   };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 TEST(Ops, Matmul) {
@@ -254,7 +249,7 @@ TEST(Ops, Matmul) {
         for (int k = 0; k < 4; ++k) y[i * 6 + j] += in[0][i * 4 + k] * in[1][k * 6 + j];
     return y;
   };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 // General broadcasting reference: b's shape right-aligned against a's.
@@ -292,7 +287,7 @@ TEST_P(BinaryTest, ForwardAndGradients) {
     return p.op == 0 ? ops::add(ctx, in[0], in[1]) : p.op == 1 ? ops::sub(ctx, in[0], in[1]) : ops::mul(ctx, in[0], in[1]);
   };
   c.reference = [&](const std::vector<DTensor>& in) { return broadcast_ref(in[0], in[1], p.op); };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -318,7 +313,7 @@ TEST(Ops, ConcatAndSliceAlongChannels) {
       }
     return y;
   };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 TEST(Ops, UpsampleNearest2x) {
@@ -332,7 +327,7 @@ TEST(Ops, UpsampleNearest2x) {
           for (int ch = 0; ch < 3; ++ch) y[ref::at4(y.shape, n, h, w, ch)] = in[0][ref::at4(in[0].shape, n, h / 2, w / 2, ch)];
     return y;
   };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 DTensor cross_entropy_ref(const DTensor& z, const DTensor& labels, double s) {
@@ -361,7 +356,7 @@ TEST(Ops, SoftmaxCrossEntropyWithLabelSmoothing) {
     for (double& v : z.v) v *= 3;
     return cross_entropy_ref(z, in[1], 0.1);
   };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 TEST(Ops, SoftmaxCrossEntropyRejectsOutOfRangeLabels) {
@@ -384,7 +379,7 @@ TEST(Ops, SumAndMean) {
     for (double v : in[0].v) y[0] += v + 2 * v / in[0].numel();
     return y;
   };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 TEST(Ops, TapeSumsGradientsOfAReusedTensor) {
@@ -396,7 +391,7 @@ TEST(Ops, TapeSumsGradientsOfAReusedTensor) {
     for (int64_t i = 0; i < y.numel(); ++i) y[i] = in[0][i] * in[0][i] + in[0][i];
     return y;
   };
-  check_both(c);
+  check_all_dtypes(c);
 }
 
 TEST(Ops, ConvShapeErrorsNameTheTensors) {

@@ -4,6 +4,11 @@
 #include <string>
 
 #include "trainer/core/dtype.h"
+#include "trainer/kernels/cuda/stream.h"
+
+namespace trainer::cuda {
+class StreamContext;
+}
 #include "trainer/ops/tape.h"
 
 namespace trainer {
@@ -25,8 +30,17 @@ struct Context {
   // Convolutions and matmuls run in this type (F32, or BF16/F16 for mixed precision);
   // parameters stay F32 masters and are cast on the way in.
   DType compute_dtype = DType::F32;
+  // Where the step runs: the parameters live there and the task copies its inputs there.
+  Device device = Device::cpu();
   // Optional: told about each layer's output.
   LayerObserver* observer = nullptr;
+  // The stream CUDA kernels run on (null: the default stream). CPU work ignores it.
+  cuda::Stream stream = nullptr;
+  // CUDA: f32 convolutions and matmuls may round their operands to TF32 for the tensor cores.
+  bool allow_tf32 = false;
+  // CUDA, real builds only: when set, convolutions and matmuls go to cuDNN and cuBLASLt on this
+  // context's handles (runtime.conv_backend CUDNN) instead of our own kernels.
+  cuda::StreamContext* libraries = nullptr;
 
   bool recording(const Tensor& a) const { return tape && a.requires_grad(); }
   bool recording(const Tensor& a, const Tensor& b) const { return tape && (a.requires_grad() || b.requires_grad()); }

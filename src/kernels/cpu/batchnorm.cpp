@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "trainer/core/error.h"
+
 namespace trainer::cpu {
 namespace {
 
@@ -65,6 +67,21 @@ void for_rows(int64_t rows, int64_t channels, const F& f) {
 }
 
 }  // namespace
+
+void batchnorm_finalize_stats(const float* mean, const float* var, int64_t channels, int64_t rows, float epsilon,
+                              float momentum, float* invstd, float* running_mean, float* running_var) {
+  TRAINER_CHECK((running_mean == nullptr) == (running_var == nullptr),
+                "batchnorm_finalize_stats: give both running statistics or neither");
+  TRAINER_CHECK(!running_mean || rows > 1, "batchnorm_finalize_stats: the unbiased variance of ", rows,
+                " row(s) is undefined");
+  const float unbias = rows > 1 ? static_cast<float>(rows) / static_cast<float>(rows - 1) : 1.f;
+  for (int64_t c = 0; c < channels; ++c) {
+    invstd[c] = 1.f / std::sqrt(var[c] + epsilon);
+    if (!running_mean) continue;
+    running_mean[c] = momentum * running_mean[c] + (1.f - momentum) * mean[c];
+    running_var[c] = momentum * running_var[c] + (1.f - momentum) * var[c] * unbias;
+  }
+}
 
 template <class T>
 void batchnorm_stats(const T* x, int64_t rows, int64_t channels, float* mean, float* var) {

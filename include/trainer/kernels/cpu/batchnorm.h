@@ -12,6 +12,13 @@ namespace trainer::cpu {
 template <class T>
 void batchnorm_stats(const T* x, int64_t rows, int64_t channels, float* mean, float* var);
 
+// invstd[c] = 1 / sqrt(var[c] + epsilon). When running_mean/running_var are given (training),
+// also running = momentum * running + (1 - momentum) * batch (TF's decay convention, as
+// ops::BatchNormOptions), with the unbiased batch variance var * rows / (rows - 1).
+// In eval, pass the running statistics as mean/var and null running pointers.
+void batchnorm_finalize_stats(const float* mean, const float* var, int64_t channels, int64_t rows, float epsilon,
+                              float momentum, float* invstd, float* running_mean, float* running_var);
+
 // y = act(gamma * (x - mean) * invstd + beta), with invstd = 1 / sqrt(var + eps) precomputed.
 template <class T>
 void batchnorm_apply(const T* x, int64_t rows, int64_t channels, const float* mean, const float* invstd,
