@@ -12,6 +12,7 @@
 #include "trainer/cli/pipeline.h"
 #include "trainer/core/log.h"
 #include "trainer/core/parallel.h"
+#include "trainer/kernels/cuda/runtime.h"
 #include "trainer/tasks/data_batch.h"
 
 namespace trainer::cli {
@@ -39,6 +40,14 @@ double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+// The caching device allocator's high-water mark of tensor memory, or -1 on the CPU.
+double peak_device_mib([[maybe_unused]] Device device) {
+#if TRAINER_HAS_CUDA_KERNELS
+  if (!device.is_cpu()) return static_cast<double>(cuda::device_allocator_stats().peak) / (1 << 20);
+#endif
+  return -1;
 }
 
 }  // namespace
@@ -75,11 +84,10 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
              ": ", static_cast<double>(train_batch) / dt, " img/s");
   }
   loader.reset();
-  const double train_rss = peak_rss_mib();
+  const double train_rss = peak_rss_mib(), train_device = peak_device_mib(p.run.device);
 
   // Inference as deployed: eval-mode forward (folded conv+bn+act) and post-processing, no tape.
-  Context ctx;
-  ctx.compute_dtype = p.run.compute_dtype;
+  Context ctx = p.run.inference_context();
   const data::Batch infer = task.synthetic_batch(infer_batch);
   std::vector<double> latency_ms, infer_ips;
   const int64_t infer_total = b.inference_warmup_steps() + b.inference_steps();
@@ -94,18 +102,21 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
   }
 
   const double train_rate = mean(train_ips), infer_rate = mean(infer_ips);
-  std::printf("model: %s  train batch %lld  inference batch %lld  dtype %s  threads %d\n", task.architecture().c_str(),
-              static_cast<long long>(train_batch), static_cast<long long>(infer_batch),
-              std::string(dtype_name(p.run.compute_dtype)).c_str(), num_threads());
+  std::printf("model: %s  train batch %lld  inference batch %lld  dtype %s  device %s  threads %d\n",
+              task.architecture().c_str(), static_cast<long long>(train_batch), static_cast<long long>(infer_batch),
+              std::string(dtype_name(p.run.compute_dtype)).c_str(), p.run.device.name().c_str(), num_threads());
   std::printf("train imgs/sec: %.3f\n", train_rate);
   std::printf("infer imgs/sec: %.3f\n", infer_rate);
   if (!latency_ms.empty())
     std::printf("infer latency ms: p50 %.3f p90 %.3f p99 %.3f\n", percentile(latency_ms, 0.5),
                 percentile(latency_ms, 0.9), percentile(latency_ms, 0.99));
   std::printf("peak RSS MiB: %.1f (after training %.1f)\n", peak_rss_mib(), train_rss);
+  if (train_device >= 0)
+    std::printf("peak device MiB: %.1f (training %.1f)\n", peak_device_mib(p.run.device), train_device);
   std::fflush(stdout);
   MetricMap m = {{"train.imgs_per_sec", train_rate}, {"infer.imgs_per_sec", infer_rate},
                  {"parameters", task.store().count()}, {"peak_rss_mib", peak_rss_mib()}};
+  if (train_device >= 0) m["peak_device_mib"] = peak_device_mib(p.run.device);
   if (!latency_ms.empty()) {
     m["infer.latency_ms.p50"] = percentile(latency_ms, 0.5);
     m["infer.latency_ms.p90"] = percentile(latency_ms, 0.9);

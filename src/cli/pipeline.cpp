@@ -1,9 +1,15 @@
 #include "trainer/cli/pipeline.h"
 
 #include <cstdio>
+#include <cstdlib>
 
+#include "trainer/core/log.h"
 #include "trainer/core/parallel.h"
+#include "trainer/kernels/cuda/runtime.h"
 #include "trainer/train/checkpoint.h"
+#if TRAINER_HAS_CUDA_KERNELS && !TRAINER_CUDA_EMULATED
+#include "trainer/kernels/cuda/stream_context.h"
+#endif
 
 namespace trainer::cli {
 namespace {
@@ -31,6 +37,45 @@ DType compute_dtype_of(const config::TrainEvalPipelineConfig& c) {
   return DType::F32;
 }
 
+// The process's rank on its node under mpirun / srun (0 when started alone).
+int local_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"})
+    if (const char* v = std::getenv(var)) return std::atoi(v);
+  return 0;
+}
+
+// runtime.device CUDA: registers the CUDA backend, picks this process's GPU and the kernels
+// that convolutions and matmuls run on.
+void use_cuda(Pipeline& p) {
+  const config::RuntimeConfig& rt = p.config.runtime();
+#if TRAINER_HAS_CUDA_KERNELS
+  cuda::register_runtime();
+  const std::string gpu = cuda::select_device(local_rank());
+  p.run.device = Device::cuda();
+  p.run.allow_tf32 = p.config.precision().compute_dtype() == config::PrecisionConfig::TF32;
+#if TRAINER_CUDA_EMULATED
+  TRAINER_CHECK(rt.conv_backend() == config::RuntimeConfig::NATIVE,
+                "runtime.conv_backend CUDNN needs a real CUDA build (cmake -DTRAINER_CUDA=ON with nvcc): this build "
+                "runs the CUDA kernels on the CPU emulator, which has no cuDNN; use NATIVE");
+  log_warn("runtime.device CUDA runs on the CUDA emulator (this build has the CUDA headers but no nvcc): the GPU "
+           "kernels execute on the CPU, correct but orders of magnitude slower than device CPU");
+  log_info("device: ", gpu, ", conv_backend NATIVE");
+#else
+  if (rt.conv_backend() == config::RuntimeConfig::CUDNN) {
+    cuda::LibraryOptions o;
+    o.allow_tf32 = p.run.allow_tf32;
+    p.libraries = std::make_shared<cuda::StreamContext>(nullptr, o);
+    p.run.libraries = p.libraries.get();
+  }
+  log_info("device: ", gpu, ", conv_backend ", config::RuntimeConfig::ConvBackend_Name(rt.conv_backend()));
+#endif
+#else
+  (void)p, (void)rt;
+  fail("runtime.device CUDA: this build has no CUDA kernels; build with nvcc (cmake -DTRAINER_CUDA=ON, see "
+       "src/kernels/cuda/README.md), or with the CUDA toolkit's headers installed to run them on the CPU emulator");
+#endif
+}
+
 }  // namespace
 
 Pipeline load_pipeline(const CliArgs& args) {
@@ -38,9 +83,7 @@ Pipeline load_pipeline(const CliArgs& args) {
   p.config = config::load_pipeline_config(args.config_path, args.overrides);
   config::validate(p.config, args.config_path);
   p.config_text = config::to_text(p.config);
-  TRAINER_CHECK(p.config.runtime().device() == config::RuntimeConfig::CPU,
-                "runtime.device CUDA: this build runs models on the CPU only; the CUDA kernels are compiled and "
-                "tested but the training pipeline does not dispatch to them yet");
+  if (p.config.runtime().device() == config::RuntimeConfig::CUDA) use_cuda(p);
   p.run.compute_dtype = compute_dtype_of(p.config);
   p.run.seed = p.config.runtime().seed();
   set_num_threads(static_cast<int>(p.config.runtime().num_threads()));
@@ -95,6 +138,8 @@ train::TrainerOptions trainer_options(const Pipeline& p) {
   train::TrainerOptions o;
   o.num_steps = tc.num_steps();
   o.compute_dtype = p.run.compute_dtype;
+  o.allow_tf32 = p.run.allow_tf32;
+  o.libraries = p.run.libraries;
   const config::MomentumOptimizer& m = tc.optimizer().momentum_optimizer();
   o.optimizer.momentum = m.momentum_optimizer_value();
   o.optimizer.nesterov = m.use_nesterov();

@@ -1,5 +1,6 @@
 #include "trainer/core/allocator.h"
 
+#include <atomic>
 #include <cstdlib>
 
 #include "trainer/core/caching_allocator.h"
@@ -33,6 +34,19 @@ DeviceRuntime* registered_cuda_runtime = nullptr;
 }  // namespace
 
 void register_cuda_runtime(DeviceRuntime* runtime) { registered_cuda_runtime = runtime; }
+
+namespace {
+std::atomic<int64_t> h2d{0}, d2h{0}, d2d{0}, copied_bytes{0};
+}  // namespace
+
+DeviceCopyStats device_copy_stats() { return {h2d.load(), d2h.load(), d2d.load(), copied_bytes.load()}; }
+
+void reset_device_copy_stats() { h2d = d2h = d2d = copied_bytes = 0; }
+
+void count_device_copy(Device dst, Device src, size_t bytes) {
+  (src.is_cpu() ? h2d : dst.is_cpu() ? d2h : d2d) += 1;
+  copied_bytes += static_cast<int64_t>(bytes);
+}
 
 DeviceRuntime& cuda_runtime() {
   TRAINER_CHECK(registered_cuda_runtime != nullptr,

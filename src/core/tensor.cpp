@@ -172,6 +172,7 @@ void Tensor::copy_from(const Tensor& src) {
   }
   TRAINER_CHECK(is_contiguous() && src.is_contiguous(), "copy between devices needs contiguous tensors: ",
                 src.describe(), " -> ", describe());
+  count_device_copy(device_, src.device_, nbytes());
   cuda_runtime().copy(raw(), device_, src.raw(), src.device_, nbytes());
 }
 

@@ -70,23 +70,29 @@ ConvBnAct::ConvBnAct(std::string name, ParameterStore& store, const Conv2d& shar
 
 void ConvBnAct::refold() const {
   // w'[o] = w[o] * gamma[o] / sqrt(var[o] + eps); b'[o] = beta[o] - mean[o] * gamma[o] / sqrt(var[o] + eps)
-  const Tensor& w = conv_->weight().value;
+  // Computed on host copies once per weight version, then placed on the weights' device.
+  const Device device = conv_->weight().value.device();
+  auto host = [](const Tensor& t) { return t.to(Device::cpu()); };
+  const Tensor w = host(conv_->weight().value), gamma = host(bn_.gamma().value), beta = host(bn_.beta().value),
+               mean = host(bn_.running_mean().value), var = host(bn_.running_var().value);
+  const Tensor conv_bias = conv_->bias() ? host(conv_->bias()->value) : Tensor();
   const int64_t out = w.dim(0), per_out = w.numel() / out;
-  folded_weight_ = Tensor::empty(w.shape(), DType::F32);
-  folded_bias_ = Tensor::empty({out}, DType::F32);
+  Tensor weight = Tensor::empty(w.shape(), DType::F32), bias = Tensor::empty({out}, DType::F32);
   const float* wp = w.data<float>();
-  const float* g = bn_.gamma().value.data<float>();
-  const float* b = bn_.beta().value.data<float>();
-  const float* m = bn_.running_mean().value.data<float>();
-  const float* v = bn_.running_var().value.data<float>();
-  const float* cb = conv_->bias() ? conv_->bias()->value.data<float>() : nullptr;
-  float* fw = folded_weight_.data<float>();
-  float* fb = folded_bias_.data<float>();
+  const float* g = gamma.data<float>();
+  const float* b = beta.data<float>();
+  const float* m = mean.data<float>();
+  const float* v = var.data<float>();
+  const float* cb = conv_bias.defined() ? conv_bias.data<float>() : nullptr;
+  float* fw = weight.data<float>();
+  float* fb = bias.data<float>();
   for (int64_t o = 0; o < out; ++o) {
     const float k = g[o] / std::sqrt(v[o] + bn_.config().epsilon);
     for (int64_t i = 0; i < per_out; ++i) fw[o * per_out + i] = wp[o * per_out + i] * k;
     fb[o] = b[o] + ((cb ? cb[o] : 0.f) - m[o]) * k;
   }
+  folded_weight_ = weight.to(device);
+  folded_bias_ = bias.to(device);
   folded_version_ = store_.version();
 }
 

@@ -96,6 +96,34 @@ void ParameterStore::finalize(uint64_t seed) {
   ++version_;
 }
 
+namespace {
+
+Tensor moved(const Tensor& t, Device device) {
+  Tensor out = Tensor::empty(t.shape(), t.dtype(), device);
+  out.copy_from(t);
+  return out;
+}
+
+}  // namespace
+
+void ParameterStore::to(Device device) {
+  TRAINER_CHECK(finalized(), "parameters moved to ", device.name(), " before the model was built");
+  if (device == values_.device()) return;
+  values_ = moved(values_, device);
+  grads_ = moved(grads_, device);
+  buffer_values_ = moved(buffer_values_, device);
+  for (Parameter& p : params_) {
+    const int64_t n = shape_numel(p.shape);
+    p.value = values_.slice(0, p.offset, p.offset + n).reshape(p.shape);
+    p.grad = grads_.slice(0, p.offset, p.offset + n).reshape(p.shape);
+  }
+  for (Buffer& b : buffers_) {
+    const int64_t n = shape_numel(b.shape);
+    b.value = buffer_values_.slice(0, b.offset, b.offset + n).reshape(b.shape);
+  }
+  ++version_;
+}
+
 void ParameterStore::track(Tape& tape) {
   for (Parameter& p : params_) tape.track_leaf(p.value, p.grad);
 }

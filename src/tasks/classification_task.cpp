@@ -42,7 +42,9 @@ models::ClassifierConfig classifier_config(const config::Classifier& c) {
 
 ClassificationTask::ClassificationTask(const config::TrainEvalPipelineConfig& config, const RunContext& run)
     : config_(config), classifier_(config_.model().classifier()), run_(run),
-      model_(classifier_config(config_.model().classifier()), run.seed) {}
+      model_(classifier_config(config_.model().classifier()), run.seed) {
+  model_.store().to(run.device);
+}
 
 Shape ClassificationTask::input_shape() const {
   const int64_t side = classifier_.image_size();
@@ -58,13 +60,14 @@ void ClassificationTask::configure(train::TrainerOptions& o) const {
 Tensor ClassificationTask::loss(Context& ctx, const train::TrainBatch& train_batch, int64_t step) {
   const data::Batch& batch = batch_of(train_batch);
   if (classifier_.mixup_alpha() > 0.f) {
+    // Mixup is input preparation: it blends the host batch before the one copy to the device.
     Tensor images = batch.images;
     const Tensor targets = mixup(images, batch.labels, model_.num_classes(), classifier_.label_smoothing(),
                                  classifier_.mixup_alpha(), run_.seed, step);
-    return ops::softmax_cross_entropy_soft(ctx, model_.forward(ctx, images), targets);
+    return ops::softmax_cross_entropy_soft(ctx, model_.forward(ctx, images.to(ctx.device)), targets.to(ctx.device));
   }
-  return ops::softmax_cross_entropy(ctx, model_.forward(ctx, batch.images), batch.labels,
-                                    classifier_.label_smoothing());
+  return ops::softmax_cross_entropy(ctx, model_.forward(ctx, batch.images.to(ctx.device)),
+                                    batch.labels.to(ctx.device), classifier_.label_smoothing());
 }
 
 std::shared_ptr<data::Dataset> ClassificationTask::dataset(Split split) const {
@@ -140,15 +143,17 @@ data::Batch ClassificationTask::synthetic_batch(int64_t n) const {
   return b;
 }
 
-void ClassificationTask::infer(Context& ctx, const data::Batch& batch) const { model_.forward(ctx, batch.images); }
+void ClassificationTask::infer(Context& ctx, const data::Batch& batch) const {
+  model_.forward(ctx, batch.images.to(ctx.device));
+}
 
 MetricMap ClassificationTask::evaluate(const EvalOptions&) {
   std::unique_ptr<data::Loader> eval = loader(Split::Eval);
   eval::TopKAccuracy acc;
-  Context ctx;  // inference: running batchnorm statistics, folded conv+bn+relu
-  ctx.compute_dtype = run_.compute_dtype;
+  Context ctx = run_.inference_context();
   const auto start = std::chrono::steady_clock::now();
-  while (auto batch = eval->next()) acc.add(model_.forward(ctx, batch->images), batch->labels);
+  while (auto batch = eval->next())
+    acc.add(model_.forward(ctx, batch->images.to(ctx.device)).to(Device::cpu()), batch->labels);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const data::LoaderStats stats = eval->stats();
   if (stats.bad_samples > 0) log_warn("eval: ", stats.bad_samples, " unusable samples left out");
@@ -173,8 +178,7 @@ int ClassificationTask::predict(const std::vector<std::string>& files, const Pre
   const auto t = transform(Split::Eval);
   const std::vector<std::string> names = class_names();
   const Shape sample = t->sample_shape();
-  Context ctx;
-  ctx.compute_dtype = run_.compute_dtype;
+  Context ctx = run_.inference_context();
   int failures = 0;
   for (const std::string& file : files) {
     try {
@@ -184,7 +188,7 @@ int ClassificationTask::predict(const std::vector<std::string>& files, const Pre
       Tensor x = Tensor::empty({1, sample[0], sample[1], sample[2]}, DType::F32);
       Philox unused(0, 0);  // the eval transform draws nothing
       t->apply(s, unused, DType::F32, x.raw());
-      const std::vector<float> z = model_.forward(ctx, x).to_floats();
+      const std::vector<float> z = model_.forward(ctx, x.to(ctx.device)).to_floats();
       const float mx = *std::max_element(z.begin(), z.end());
       double denom = 0;
       for (float v : z) denom += std::exp(v - mx);
@@ -210,9 +214,12 @@ int ClassificationTask::predict(const std::vector<std::string>& files, const Pre
 
 void ClassificationTask::trace(LayerObserver& observer) {
   Tape unused;  // a tape (never run) keeps conv, batchnorm and activation as separate rows
-  Context ctx{&unused, false, DType::F32, &observer};
+  Context ctx = run_.inference_context();
+  ctx.tape = &unused;
+  ctx.compute_dtype = DType::F32;
+  ctx.observer = &observer;
   const Shape s = input_shape();
-  model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32));
+  model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32, ctx.device));
 }
 
 }  // namespace trainer::tasks

@@ -39,6 +39,7 @@ DetectionTask::DetectionTask(const config::TrainEvalPipelineConfig& config, cons
     }
   }
   if (!names_ && !why.empty()) log_warn("class names are numbers: ", why);
+  model_.store().to(run.device);
 }
 
 Shape DetectionTask::input_shape() const {
@@ -54,7 +55,7 @@ void DetectionTask::configure(train::TrainerOptions& o) const {
 
 Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, int64_t) {
   const data::Batch& batch = batch_of(train_batch);
-  const models::SsdDetector::Output out = model_.forward(ctx, batch.images);
+  const models::SsdDetector::Output out = model_.forward(ctx, batch.images.to(ctx.device));
   const size_t n = batch.annotations.size();
   TRAINER_CHECK(static_cast<int64_t>(n) == batch.images.dim(0), "detection batch: ", n, " annotation rows for ",
                 batch.images.dim(0), " images");
@@ -71,7 +72,9 @@ Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, i
     }
     gt[i] = {boxes[i].data(), labels[i].data(), crowd[i].data(), static_cast<int64_t>(labels[i].size())};
   }
-  const models::BatchTargets targets = models::assign_targets_batch(model_.anchors(), gt, ssd_.num_classes(), assigner_);
+  models::BatchTargets targets = models::assign_targets_batch(model_.anchors(), gt, ssd_.num_classes(), assigner_);
+  for (Tensor* t : {&targets.cls_targets, &targets.cls_weights, &targets.reg_targets, &targets.reg_weights})
+    *t = t->to(ctx.device);
   const models::SsdLoss l = models::ssd_loss(ctx, out.class_logits, out.box_codes, targets, loss_options_);
   return ops::add(ctx, l.classification, l.localization);
 }
@@ -148,16 +151,16 @@ data::Batch DetectionTask::synthetic_batch(int64_t n) const {
 }
 
 std::vector<std::vector<models::DetectedBox>> DetectionTask::detect(Context& ctx, const Tensor& images) const {
-  const models::SsdDetector::Output out = model_.forward(ctx, images);
-  return models::postprocess_batch(out.class_logits, out.box_codes, model_.anchors(), postprocess_);
+  const models::SsdDetector::Output out = model_.forward(ctx, images.to(ctx.device));
+  return models::postprocess_batch(out.class_logits.to(Device::cpu()), out.box_codes.to(Device::cpu()),
+                                   model_.anchors(), postprocess_);
 }
 
 void DetectionTask::infer(Context& ctx, const data::Batch& batch) const { detect(ctx, batch.images); }
 
 MetricMap DetectionTask::evaluate(const EvalOptions& options) {
   std::unique_ptr<data::Loader> eval = loader(Split::Eval);
-  Context ctx;  // inference: running batchnorm statistics, folded conv+bn+act
-  ctx.compute_dtype = run_.compute_dtype;
+  Context ctx = run_.inference_context();
   CocoResults results;
   const int64_t limit = config_.eval_config().num_examples();  // 0: all
   const auto start = std::chrono::steady_clock::now();
@@ -209,8 +212,7 @@ std::string DetectionTask::class_name(int32_t id) const {
 int DetectionTask::predict(const std::vector<std::string>& files, const PredictOptions& options) {
   const data::DetectionTransform transform(ssd_transform_options(config_, false));
   const Shape s = transform.sample_shape();
-  Context ctx;
-  ctx.compute_dtype = run_.compute_dtype;
+  Context ctx = run_.inference_context();
   const float min_score = config_.eval_config().min_score_threshold();
   const size_t max_drawn = static_cast<size_t>(std::max(0, config_.eval_config().max_num_boxes_to_visualize()));
   const std::string out_dir = options.output_dir.empty() ? "predictions" : options.output_dir;
@@ -257,9 +259,12 @@ int DetectionTask::predict(const std::vector<std::string>& files, const PredictO
 
 void DetectionTask::trace(LayerObserver& observer) {
   Tape unused;  // a tape (never run) keeps conv, batchnorm and activation as separate rows
-  Context ctx{&unused, false, DType::F32, &observer};
+  Context ctx = run_.inference_context();
+  ctx.tape = &unused;
+  ctx.compute_dtype = DType::F32;
+  ctx.observer = &observer;
   const Shape s = input_shape();
-  model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32));
+  model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32, ctx.device));
 }
 
 }  // namespace trainer::tasks

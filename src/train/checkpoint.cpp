@@ -54,10 +54,11 @@ std::string CheckpointManager::save(const nn::ParameterStore& store, const Tenso
   std::error_code ec;
   fs::create_directories(directory_, ec);
   TRAINER_CHECK(fs::is_directory(directory_), "cannot create the model directory ", directory_, ": ", ec.message());
+  // Device tensors are written from host copies (a no-op on the CPU).
   std::vector<NamedTensor> tensors;
-  for (const nn::Parameter& p : store.params()) tensors.push_back({p.name, p.value});
-  for (const nn::Buffer& b : store.buffers()) tensors.push_back({b.name, b.value});
-  if (optimizer_state) tensors.push_back({kOptimizer, *optimizer_state});
+  for (const nn::Parameter& p : store.params()) tensors.push_back({p.name, p.value.to(Device::cpu())});
+  for (const nn::Buffer& b : store.buffers()) tensors.push_back({b.name, b.value.to(Device::cpu())});
+  if (optimizer_state) tensors.push_back({kOptimizer, optimizer_state->to(Device::cpu())});
   const std::map<std::string, std::string> meta = {
       {"format", kFormat},
       {"architecture", architecture},

@@ -11,9 +11,11 @@ LossScaler::LossScaler(const LossScalerOptions& o)
   TRAINER_CHECK(scale_ > 0, "loss scale must be positive, got ", scale_);
 }
 
-bool LossScaler::unscale_and_check(Tensor& grads) {
-  if (scale_ != 1.0) math::scale_(grads, static_cast<float>(1.0 / scale_));
-  const bool finite = math::all_finite(grads);
+bool LossScaler::unscale_and_check(Tensor& grads, double* squared_norm) {
+  const math::UnscaleResult r =
+      math::unscale_and_check_finite(grads, static_cast<float>(1.0 / scale_), squared_norm != nullptr);
+  if (squared_norm) *squared_norm = r.squared_norm;
+  const bool finite = r.all_finite;
   if (options_.mode != LossScalerOptions::Mode::Dynamic) {
     skipped_ += !finite;
     return finite;

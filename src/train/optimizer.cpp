@@ -1,5 +1,7 @@
 #include "trainer/train/optimizer.h"
 
+#include "trainer/ops/tensor_math.h"
+
 namespace trainer::train {
 
 MomentumSgd::MomentumSgd(nn::ParameterStore& store, const MomentumSgdOptions& o)
@@ -19,23 +21,22 @@ MomentumSgd::MomentumSgd(nn::ParameterStore& store, const MomentumSgdOptions& o)
   }
 }
 
-void MomentumSgd::step(double lr_d) {
-  float* w = store_.values().data<float>();
-  const float* g = store_.grads().data<float>();
-  float* a = accum_.data<float>();
-  const float lr = static_cast<float>(lr_d), m = static_cast<float>(options_.momentum);
-  const bool nesterov = options_.nesterov;
-  for (const Segment& s : segments_) {
-    const float wd = s.weight_decay;
-    const int64_t end = s.offset + s.size;
-#pragma omp parallel for simd schedule(static) if (s.size >= (1 << 15))
-    for (int64_t i = s.offset; i < end; ++i) {
-      const float gi = g[i] + wd * w[i];
-      const float ai = m * a[i] + gi;
-      a[i] = ai;
-      w[i] -= lr * (nesterov ? gi + m * ai : ai);
-    }
-  }
+void MomentumSgd::follow_store() {
+  const Device device = store_.device();
+  if (accum_.device() != device) accum_ = accum_.to(device);
+  if (!segment_table_.defined() || segment_table_.device() != device)
+    segment_table_ = math::sgd_segments_tensor(segments_, device);
+}
+
+Tensor& MomentumSgd::accumulators() {
+  follow_store();
+  return accum_;
+}
+
+void MomentumSgd::step(double lr) {
+  follow_store();
+  math::momentum_sgd_step(store_.values(), store_.grads(), accum_, segment_table_, static_cast<float>(lr),
+                          static_cast<float>(options_.momentum), options_.nesterov);
   store_.bump_version();
 }
 

@@ -49,17 +49,21 @@ StepResult Trainer::step(const TrainBatch& batch) {
   {
     Tape tape;
     Context ctx{&tape, true, options_.compute_dtype};
+    ctx.device = store.device();
+    ctx.allow_tf32 = options_.allow_tf32;
+    ctx.libraries = options_.libraries;
     store.track(tape);
     const Tensor loss = task_.loss(ctx, batch, step_);
     r.loss = loss.item();
-    const Tensor seed = Tensor::full({}, scaler_.scale(), DType::F32);
+    const Tensor seed = Tensor::full({}, scaler_.scale(), DType::F32, loss.device());
     tape.backward(loss, seed);
     store.untrack();
   }
   Tensor& grads = store.grads();
-  r.applied = scaler_.unscale_and_check(grads) && std::isfinite(r.loss);
+  double squared_norm = 0;
+  r.applied = scaler_.unscale_and_check(grads, &squared_norm) && std::isfinite(r.loss);
   if (r.applied) {
-    r.grad_norm = std::sqrt(math::squared_norm(grads));
+    r.grad_norm = std::sqrt(squared_norm);
     if (options_.clip_gradient_norm > 0 && r.grad_norm > options_.clip_gradient_norm)
       math::scale_(grads, static_cast<float>(options_.clip_gradient_norm / r.grad_norm));
     optimizer_.step(r.lr);

@@ -205,3 +205,65 @@ TEST(Cli, TrainsAndEvaluatesFromTFRecords) {
 
 }  // namespace
 }  // namespace trainer::testing
+
+namespace trainer::testing {
+namespace {
+
+// A reduced ResNet-50 v1.5 on synthetic 32x32 images, 3 steps, checkpointed in `dir`.
+std::vector<std::string> synthetic_resnet(const std::filesystem::path& dir, const std::string& device) {
+  const auto config = dir.parent_path() / "synthetic_resnet.pbtxt";
+  std::ofstream(config) << R"pb(
+    model { classifier { num_classes: 10 image_size: 32 resnet { width: 8 blocks_per_stage: [1, 1, 1, 1] } } }
+    train_input_reader { synthetic_input_reader { num_examples: 64 } }
+    eval_input_reader { synthetic_input_reader { num_examples: 32 } }
+    train_config {
+      batch_size: 8
+      num_steps: 3
+      optimizer {
+        momentum_optimizer {
+          learning_rate { constant_learning_rate { learning_rate: 0.001 } }
+          momentum_optimizer_value: 0.9
+        }
+        use_moving_average: false
+      }
+    }
+    eval_config { batch_size: 16 }
+  )pb";
+  return {"--config", config.string(), "--override",
+          "runtime { device: " + device + " log_every_n_steps: 1 model_dir: \"" + dir.string() + "\" }"};
+}
+
+#if TRAINER_HAS_CUDA_KERNELS
+TEST(Cli, DeviceCudaTrainsLikeTheCpuAndItsCheckpointEvaluatesOnEither) {
+  const auto scratch = scratch_dir("cuda");
+  RunResult gpu = run_trainer(synthetic_resnet(scratch / "gpu", "CUDA"), scratch);
+  ASSERT_EQ(gpu.status, 0) << gpu.err;
+  EXPECT_NE(gpu.err.find("device: GPU 0 of"), std::string::npos) << gpu.err;
+  RunResult cpu = run_trainer(synthetic_resnet(scratch / "cpu", "CPU"), scratch);
+  ASSERT_EQ(cpu.status, 0) << cpu.err;
+  // The last step's loss agrees: the same model, data and updates on both backends.
+  const std::regex loss("step 3/3  loss (\\d+\\.\\d+)");
+  std::smatch g, c;
+  ASSERT_TRUE(std::regex_search(gpu.err, g, loss)) << gpu.err;
+  ASSERT_TRUE(std::regex_search(cpu.err, c, loss)) << cpu.err;
+  EXPECT_NEAR(std::stod(g[1].str()), std::stod(c[1].str()), 2e-3 * std::stod(c[1].str()));
+  // The CUDA run's checkpoint evaluates to the same accuracy on the CPU.
+  auto eval = synthetic_resnet(scratch / "gpu", "CPU");
+  eval.insert(eval.end(), {"--mode", "eval"});
+  RunResult e = run_trainer(eval, scratch);
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_EQ(e.out.substr(e.out.find("top1")), gpu.out.substr(gpu.out.find("top1")));
+  std::filesystem::remove_all(scratch);
+}
+#else
+TEST(Cli, DeviceCudaWithoutCudaKernelsSaysHowToBuildThem) {
+  const auto scratch = scratch_dir("cuda");
+  RunResult r = run_trainer(synthetic_resnet(scratch / "m", "CUDA"), scratch);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("runtime.device CUDA: this build has no CUDA kernels"), std::string::npos) << r.err;
+  std::filesystem::remove_all(scratch);
+}
+#endif
+
+}  // namespace
+}  // namespace trainer::testing

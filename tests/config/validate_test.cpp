@@ -114,7 +114,8 @@ TEST(ConfigValidate, UnimplementedValuesAreNamedWithTheImplementedOnes) {
             "training always shuffles, deterministically from runtime.seed\n");
   EXPECT_EQ(joined(problems_with("precision { compute_dtype: FP16 }")),
             "precision.compute_dtype: FP16 is valid but not implemented yet (implemented: FP32, TF32, "
-            "BF16); FP16 needs the CUDA pipeline (CPUs have no fp16 convolutions); use BF16\n");
+            "BF16); FP16 is not wired yet: the CUDA kernels compute in f16, but the FP16 recipe (dynamic loss "
+            "scaling by default, f16 activations end to end) comes with mixed precision; use BF16\n");
   EXPECT_EQ(joined(problems_with("eval_config { metrics_set: [\"classification_metrics\", "
                                  "\"coco_detection_metrics\"] }")),
             "eval_config.metrics_set[1]: \"coco_detection_metrics\" does not fit this model; use "

@@ -17,11 +17,14 @@ struct Pipeline {
   config::TrainEvalPipelineConfig config;
   std::string config_text;  // resolved, as printed and saved beside checkpoints
   tasks::RunContext run;
+  // runtime.conv_backend CUDNN in a real CUDA build: the cuDNN / cuBLASLt handles the run's
+  // contexts point to (RunContext::libraries).
+  std::shared_ptr<cuda::StreamContext> libraries;
   std::unique_ptr<tasks::Task> task;
 };
 
 // Loads (with overrides), validates, prints the resolved config, applies runtime settings
-// (threads) and creates the task for the config's model.
+// (threads, the device) and creates the task for the config's model.
 Pipeline load_pipeline(const CliArgs& args);
 
 // The training loop's options: train_config's optimizer, schedule and clipping, precision's

@@ -34,6 +34,17 @@ class DeviceRuntime {
 };
 
 void register_cuda_runtime(DeviceRuntime* runtime);
+
+// Copies through the device runtime, by direction: every host<->device transfer is an explicit
+// Tensor::to / copy_from, and these counters let tests hold a training step to its budget.
+struct DeviceCopyStats {
+  int64_t host_to_device = 0, device_to_host = 0, device_to_device = 0;
+  int64_t bytes = 0;
+};
+DeviceCopyStats device_copy_stats();
+void reset_device_copy_stats();
+// Called by Tensor::copy_from for every copy that involves a device.
+void count_device_copy(Device dst, Device src, size_t bytes);
 DeviceRuntime& cuda_runtime();  // throws if the CUDA backend is not built in
 
 Allocator& allocator_for(Device device);

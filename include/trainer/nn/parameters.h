@@ -70,6 +70,13 @@ class ParameterStore {
   Tensor& grads() { return grads_; }
   int64_t count() const { return total_; }
 
+  // Moves the flat buffers (values, gradients, statistics) to `device`, every view with them:
+  // one explicit copy of the model (src/README.md, decision 4). Initialisation always happens on
+  // the CPU (Philox draws), so a model is built there and then moved.
+  void to(Device device);
+  Device device() const { return values_.defined() ? values_.device() : Device::cpu(); }
+  Tensor& buffer_values() { return buffer_values_; }
+
   // Makes every parameter a tape leaf whose gradient lands in its view of grads().
   void track(Tape& tape);
   // Forgets the tape's ids once its step is over, so a later tape never sees stale ones.

@@ -21,8 +21,22 @@ enum class Split { Train, Eval };
 // What a task needs from the run besides its config.
 struct RunContext {
   DType compute_dtype = DType::F32;  // convolutions and matmuls
+  Device device = Device::cpu();     // where the model lives, trains and infers
+  bool allow_tf32 = false;           // CUDA: f32 convolutions and matmuls on TF32 tensor cores
+  cuda::StreamContext* libraries = nullptr;  // CUDA: cuDNN / cuBLASLt instead of our kernels
   uint64_t seed = 0;
   int rank = 0, world_size = 1;
+
+  // An eval-mode execution context for this run (no tape: running batchnorm statistics,
+  // folded conv+bn+act).
+  Context inference_context() const {
+    Context ctx;
+    ctx.compute_dtype = compute_dtype;
+    ctx.device = device;
+    ctx.allow_tf32 = allow_tf32;
+    ctx.libraries = libraries;
+    return ctx;
+  }
 };
 
 struct EvalOptions {

@@ -27,7 +27,8 @@ class LossScaler {
   double scale() const { return scale_; }
   // Divides the flat gradients by the scale and checks them. Returns false when a gradient is
   // inf/NaN: the caller skips the update (and with dynamic scaling the scale backs off).
-  bool unscale_and_check(Tensor& grads);
+  // With `squared_norm`, the same pass also yields the unscaled gradients' squared norm.
+  bool unscale_and_check(Tensor& grads, double* squared_norm = nullptr);
 
   // For checkpoints.
   void restore(double scale, int64_t good_steps) { scale_ = scale, good_steps_ = good_steps; }

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "trainer/kernels/shapes.h"
 #include "trainer/nn/parameters.h"
 
 namespace trainer::train {
@@ -24,17 +25,19 @@ class MomentumSgd {
   // with g = grad + wd * w on decayed parameters. Bumps the store's version.
   void step(double lr);
 
-  Tensor& accumulators() { return accum_; }  // [store.count()], saved in checkpoints
+  // [store.count()] on the parameters' device, saved in checkpoints.
+  Tensor& accumulators();
   const MomentumSgdOptions& options() const { return options_; }
 
  private:
-  struct Segment {
-    int64_t offset, size;
-    float weight_decay;
-  };
+  // Moves the momentum and the segment table to the store's device (it may move after
+  // construction: models are built on the CPU).
+  void follow_store();
+
   nn::ParameterStore& store_;
   MomentumSgdOptions options_;
-  std::vector<Segment> segments_;  // consecutive parameters with the same decay merged
+  std::vector<SgdSegment> segments_;  // consecutive parameters with the same decay merged
+  Tensor segment_table_;              // segments_ on the store's device
   Tensor accum_;
 };
 

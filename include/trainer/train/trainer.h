@@ -49,6 +49,8 @@ class TrainTask {
 struct TrainerOptions {
   int64_t num_steps = 0;        // total updates (0 = until stopped)
   DType compute_dtype = DType::F32;
+  bool allow_tf32 = false;  // CUDA: f32 convolutions and matmuls on TF32 tensor cores
+  cuda::StreamContext* libraries = nullptr;  // CUDA: cuDNN / cuBLASLt instead of our kernels
   LearningRateSchedule schedule;
   MomentumSgdOptions optimizer;
   LossScalerOptions loss_scaling;
