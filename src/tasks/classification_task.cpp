@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "trainer/core/device_upload.h"
 #include "trainer/core/log.h"
 #include "trainer/core/random.h"
 #include "trainer/data/idx_dataset.h"
@@ -64,10 +65,14 @@ Tensor ClassificationTask::loss(Context& ctx, const train::TrainBatch& train_bat
     Tensor images = batch.images;
     const Tensor targets = mixup(images, batch.labels, model_.num_classes(), classifier_.label_smoothing(),
                                  classifier_.mixup_alpha(), run_.seed, step);
-    return ops::softmax_cross_entropy_soft(ctx, model_.forward(ctx, images.to(ctx.device)), targets.to(ctx.device));
+    PendingUpload soft_targets = upload(targets, ctx.device);
+    const Tensor logits = model_.forward(ctx, upload(images, ctx.device).ready());
+    return ops::softmax_cross_entropy_soft(ctx, logits, std::move(soft_targets).ready());
   }
-  return ops::softmax_cross_entropy(ctx, model_.forward(ctx, batch.images.to(ctx.device)),
-                                    batch.labels.to(ctx.device), classifier_.label_smoothing());
+  // The labels' copy overlaps the forward pass on a GPU (core/device_upload.h).
+  PendingUpload labels = upload(batch.labels, ctx.device);
+  const Tensor logits = model_.forward(ctx, upload(batch.images, ctx.device).ready());
+  return ops::softmax_cross_entropy(ctx, logits, std::move(labels).ready(), classifier_.label_smoothing());
 }
 
 std::shared_ptr<data::Dataset> ClassificationTask::dataset(Split split) const {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "trainer/core/device_upload.h"
 #include "trainer/core/log.h"
 #include "trainer/core/random.h"
 #include "trainer/data/coco_json_dataset.h"
@@ -55,7 +56,9 @@ void DetectionTask::configure(train::TrainerOptions& o) const {
 
 Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, int64_t) {
   const data::Batch& batch = batch_of(train_batch);
-  const models::SsdDetector::Output out = model_.forward(ctx, batch.images.to(ctx.device));
+  // On a GPU the forward pass is only queued here: the host assigns the targets while it runs,
+  // and their upload overlaps it too (core/device_upload.h).
+  const models::SsdDetector::Output out = model_.forward(ctx, upload(batch.images, ctx.device).ready());
   const size_t n = batch.annotations.size();
   TRAINER_CHECK(static_cast<int64_t>(n) == batch.images.dim(0), "detection batch: ", n, " annotation rows for ",
                 batch.images.dim(0), " images");
@@ -74,7 +77,7 @@ Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, i
   }
   models::BatchTargets targets = models::assign_targets_batch(model_.anchors(), gt, ssd_.num_classes(), assigner_);
   for (Tensor* t : {&targets.cls_targets, &targets.cls_weights, &targets.reg_targets, &targets.reg_weights})
-    *t = t->to(ctx.device);
+    *t = upload(*t, ctx.device).ready();
   const models::SsdLoss l = models::ssd_loss(ctx, out.class_logits, out.box_codes, targets, loss_options_);
   return ops::add(ctx, l.classification, l.localization);
 }

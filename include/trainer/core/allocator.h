@@ -31,6 +31,14 @@ class DeviceRuntime {
   // Copies bytes between any two of {CPU, this device}; returns when the copy is done.
   virtual void copy(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) = 0;
   virtual void fill_zero(void* ptr, size_t bytes) = 0;
+
+  // Batch uploads that do not hold the host or the kernels up (core/device_upload.h): copies
+  // `bytes` of host memory to `dst` through a page-locked staging buffer on the runtime's own
+  // copy stream, after the work queued so far (which may still use `dst`'s recycled memory), and
+  // returns at once with a ticket. The host source may be reused as soon as this returns.
+  virtual uint64_t upload_async(void* dst, const void* host_src, size_t bytes) = 0;
+  // Work queued on the compute stream from now on waits for that upload; returns at once.
+  virtual void wait_upload(uint64_t ticket) = 0;
 };
 
 void register_cuda_runtime(DeviceRuntime* runtime);

@@ -5,6 +5,9 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstring>
+#include <mutex>
+
 #include "trainer/core/caching_allocator.h"
 #include "trainer/core/error.h"
 #include "trainer/kernels/cuda/check.h"
@@ -41,6 +44,61 @@ class CachingDeviceAllocator final : public CachingAllocator {
   }
 };
 
+// Host-to-device uploads on a copy stream of their own, staged in a ring of page-locked buffers
+// (cudaMemcpyAsync from pageable memory would copy synchronously). The compute stream is the
+// legacy default stream, where every kernel runs (Context::stream is null); the copy stream is
+// non-blocking, so only events order the two:
+//   1. the copy waits for the kernels queued so far: `dst` may be recycled memory that they
+//      still read (the caching allocator recycles in compute-stream order, runtime.h);
+//   2. the kernels queued after wait_upload wait for the copy.
+// A slot's buffer is refilled only after the host has waited for its previous copy, which by
+// then has long finished (the ring holds more uploads than a training step makes).
+class UploadStream {
+ public:
+  uint64_t upload(void* dst, const void* host_src, size_t bytes) {
+    if (!copy_stream_) TRAINER_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
+    Slot& slot = slots_[next_ticket_ % kSlots];
+    if (slot.ticket != 0) TRAINER_CUDA_CHECK(cudaEventSynchronize(slot.copied));
+    if (slot.capacity < bytes) {
+      if (slot.pinned) TRAINER_CUDA_CHECK(cudaFreeHost(slot.pinned));
+      slot.pinned = nullptr;
+      slot.capacity = 0;
+      TRAINER_CUDA_CHECK(cudaMallocHost(&slot.pinned, bytes));
+      slot.capacity = bytes;
+    }
+    if (!slot.copied) {
+      TRAINER_CUDA_CHECK(cudaEventCreateWithFlags(&slot.copied, cudaEventDisableTiming));
+      TRAINER_CUDA_CHECK(cudaEventCreateWithFlags(&slot.queued_before, cudaEventDisableTiming));
+    }
+    std::memcpy(slot.pinned, host_src, bytes);
+    TRAINER_CUDA_CHECK(cudaEventRecord(slot.queued_before, nullptr));
+    TRAINER_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, slot.queued_before, 0));
+    TRAINER_CUDA_CHECK(cudaMemcpyAsync(dst, slot.pinned, bytes, cudaMemcpyHostToDevice, copy_stream_));
+    TRAINER_CUDA_CHECK(cudaEventRecord(slot.copied, copy_stream_));
+    slot.ticket = next_ticket_++;
+    return slot.ticket;
+  }
+
+  void wait(uint64_t ticket) {
+    TRAINER_CHECK(ticket != 0 && ticket < next_ticket_, "wait_upload: no upload has ticket ", ticket);
+    const Slot& slot = slots_[ticket % kSlots];
+    // A slot reused since then: the host waited for this ticket's copy before reusing it.
+    if (slot.ticket == ticket) TRAINER_CUDA_CHECK(cudaStreamWaitEvent(nullptr, slot.copied, 0));
+  }
+
+ private:
+  static constexpr uint64_t kSlots = 16;
+  struct Slot {
+    void* pinned = nullptr;
+    size_t capacity = 0;
+    cudaEvent_t queued_before = nullptr, copied = nullptr;
+    uint64_t ticket = 0;  // the upload that last used the slot (0: none)
+  };
+  Slot slots_[kSlots];
+  cudaStream_t copy_stream_ = nullptr;
+  uint64_t next_ticket_ = 1;
+};
+
 class CudaRuntime final : public DeviceRuntime {
  public:
   Allocator& allocator() override { return allocator_; }
@@ -52,11 +110,21 @@ class CudaRuntime final : public DeviceRuntime {
   }
 
   void fill_zero(void* ptr, size_t bytes) override { TRAINER_CUDA_CHECK(cudaMemset(ptr, 0, bytes)); }
+  uint64_t upload_async(void* dst, const void* host_src, size_t bytes) override {
+    std::lock_guard lock(upload_mutex_);
+    return uploads_.upload(dst, host_src, bytes);
+  }
+  void wait_upload(uint64_t ticket) override {
+    std::lock_guard lock(upload_mutex_);
+    uploads_.wait(ticket);
+  }
 
   CachingDeviceAllocator& caching_allocator() { return allocator_; }
 
  private:
   CachingDeviceAllocator allocator_;
+  std::mutex upload_mutex_;
+  UploadStream uploads_;
 };
 
 CudaRuntime& cuda_runtime_instance() {

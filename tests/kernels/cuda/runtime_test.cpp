@@ -11,6 +11,7 @@
 
 #include "cuda_compat.h"
 #include "device_test_util.h"
+#include "trainer/core/device_upload.h"
 #include "trainer/core/tensor.h"
 #include "trainer/kernels/cuda/activation.h"
 
@@ -48,6 +49,35 @@ TEST_F(CudaRuntime, DeviceZerosAndCopiesBetweenDeviceTensors) {
   const Tensor src = Tensor::full({1000}, 2.5, DType::F32, Device::cuda());
   z.copy_from(src);
   EXPECT_EQ(z.to_floats(), std::vector<float>(1000, 2.5f));
+}
+
+// Batch uploads through the pinned ring on the copy stream: each arrives intact although its
+// host source is overwritten at once, more uploads than ring slots (and growing sizes) reuse the
+// slots, each counts as one host-to-device copy, and a CPU "upload" is the tensor itself.
+TEST_F(CudaRuntime, UploadsStageThroughPinnedBuffersOnTheCopyStream) {
+  reset_device_copy_stats();
+  std::vector<PendingUpload> pending;
+  std::vector<std::vector<float>> expected;
+  for (int i = 0; i < 40; ++i) {
+    const int64_t n = 1 + 97 * i;
+    Tensor host = Tensor::from_floats({n}, testing::to_floats(testing::random_values<float>(n, -1, 1, 10 + i)));
+    expected.push_back(host.to_floats());
+    pending.push_back(upload(host, Device::cuda()));
+    host.fill_(-7.0);  // the source is reusable as soon as upload() returns
+  }
+  EXPECT_EQ(device_copy_stats().host_to_device, 40);
+  for (int i = 0; i < 40; ++i) {
+    const Tensor d = std::move(pending[static_cast<size_t>(i)]).ready();
+    ASSERT_TRUE(d.device().is_cuda());
+    EXPECT_EQ(d.to_floats(), expected[static_cast<size_t>(i)]) << "upload " << i;
+  }
+  // A strided host view is made contiguous first; an empty tensor copies nothing.
+  const Tensor grid = Tensor::from_floats({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  EXPECT_EQ(upload(grid.slice(1, 1, 3), Device::cuda()).ready().to_floats(),
+            (std::vector<float>{1, 2, 5, 6, 9, 10}));
+  EXPECT_EQ(upload(Tensor::empty({0, 3}, DType::F32), Device::cuda()).ready().numel(), 0);
+  const Tensor on_host = Tensor::from_floats({2}, {1.f, 2.f});
+  EXPECT_EQ(upload(on_host, Device::cpu()).ready().raw(), on_host.raw());
 }
 
 // The device memory of a tensor runs the kernels: CPU -> CUDA tensor -> kernel -> CPU.
