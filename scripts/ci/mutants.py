@@ -16,15 +16,23 @@ SLOW = "FashionMnist"  # the one-epoch accuracy test: too coarse to be the net, 
 TRAIN = (["train_tests"], r"^train\.")
 TASK = (["tasks_tests"], r"^tasks\.")
 OPS = (["ops_tests"], r"^ops\.")
+# The detection layer: its kernels (through the ops), models/detectors, and the box geometry of
+# the data pipeline.
+DETECTION_OPS = (["ops_detection_tests"], r"^ops\.DetectionLoss")
+DETECTORS = (["models_detection_tests"], r"^models\.(Anchors|ArgmaxMatcher|Postprocess|SsdLoss|TargetAssigner)")
+BOX_GEOMETRY = (["data_tests"], r"^data\.(BoxOps|DetectionCrop|DetectionTransform|DistortedBoundingBox)")
+# CUDA kernels, run by the emulator against the CPU backend.
+CUDA = (["cuda_emu_tests"], r"^cuda_emu\.(CudaDetectionLoss|CudaMomentumSgd|CudaNms|CudaBoxOps)")
 
 MUTANTS = [
     # --- src/train/optimizer.cpp
-    ("sgd-half-weight-decay", "src/train/optimizer.cpp",
-     "const float gi = g[i] + wd * w[i];", "const float gi = g[i] + 0.5f * wd * w[i];", TRAIN),
-    ("sgd-dampened-momentum", "src/train/optimizer.cpp",
-     "const float ai = m * a[i] + gi;", "const float ai = m * a[i] + (1.f - m) * gi;", TRAIN),
-    ("sgd-nesterov-ignored", "src/train/optimizer.cpp",
-     "w[i] -= lr * (nesterov ? gi + m * ai : ai);", "w[i] -= lr * ai;", TRAIN),
+    # --- src/kernels/cpu/optimizer.cpp (the step src/train/optimizer.cpp launches)
+    ("sgd-half-weight-decay", "src/kernels/cpu/optimizer.cpp",
+     "const float g = grad[i] + wd * w[i];", "const float g = grad[i] + 0.5f * wd * w[i];", TRAIN),
+    ("sgd-dampened-momentum", "src/kernels/cpu/optimizer.cpp",
+     "const float a = momentum * accum[i] + g;", "const float a = momentum * accum[i] + (1.f - momentum) * g;", TRAIN),
+    ("sgd-nesterov-ignored", "src/kernels/cpu/optimizer.cpp",
+     "w[i] -= lr * (nesterov ? g + momentum * a : a);", "w[i] -= lr * a;", TRAIN),
     ("sgd-biases-always-decayed", "src/train/optimizer.cpp",
      "decay = o.decay_biases;", "decay = true;", TRAIN),
     ("sgd-norm-params-always-decayed", "src/train/optimizer.cpp",
@@ -64,7 +72,12 @@ MUTANTS = [
     ("scaler-no-max", "src/train/loss_scaler.cpp",
      "std::min(options_.max_scale, scale_ * options_.growth_factor)", "scale_ * options_.growth_factor", TRAIN),
     ("scaler-no-unscale", "src/train/loss_scaler.cpp",
-     "if (scale_ != 1.0) math::scale_(grads, static_cast<float>(1.0 / scale_));", "", TRAIN),
+     "math::unscale_and_check_finite(grads, static_cast<float>(1.0 / scale_), squared_norm != nullptr);",
+     "math::unscale_and_check_finite(grads, 1.f, squared_norm != nullptr);", TRAIN),
+    ("unscale-skipped-in-kernel", "src/kernels/cpu/optimizer.cpp",
+     "if (scale) grads[i] *= inv_scale;", "", TRAIN),
+    ("finite-check-misses-nan", "src/kernels/cpu/optimizer.cpp",
+     "bad |= !std::isfinite(grads[i]);", "bad |= std::isinf(grads[i]);", TRAIN),
     # --- src/train/trainer.cpp and checkpoint.cpp
     ("clip-inverted", "src/train/trainer.cpp",
      "options_.clip_gradient_norm / r.grad_norm", "r.grad_norm / options_.clip_gradient_norm", TRAIN),
@@ -73,13 +86,13 @@ MUTANTS = [
      "math::scale_(grads, static_cast<float>(options_.clip_gradient_norm / r.grad_norm)), "
      "r.grad_norm = options_.clip_gradient_norm;", TRAIN),
     ("overflow-still-applied", "src/train/trainer.cpp",
-     "r.applied = scaler_.unscale_and_check(grads) && std::isfinite(r.loss);",
-     "r.applied = (scaler_.unscale_and_check(grads), true);", TRAIN),
+     "r.applied = scaler_.unscale_and_check(grads, &squared_norm) && std::isfinite(r.loss);",
+     "r.applied = (scaler_.unscale_and_check(grads, &squared_norm), true);", TRAIN),
     ("checkpoint-forgets-good-steps", "src/train/checkpoint.cpp",
      's.loss_scale_good_steps = meta_int(file.metadata, "loss_scale_good_steps", path);',
      's.loss_scale_good_steps = 0;', TRAIN),
     ("checkpoint-drops-momentum", "src/train/checkpoint.cpp",
-     "if (optimizer_state) tensors.push_back({kOptimizer, *optimizer_state});",
+     "if (optimizer_state) tensors.push_back({kOptimizer, optimizer_state->to(Device::cpu())});",
      "if (optimizer_state) tensors.push_back({kOptimizer, Tensor::zeros(optimizer_state->shape(), DType::F32)});",
      TRAIN),
     # --- the classification task (src/tasks)
@@ -100,17 +113,58 @@ MUTANTS = [
      "labels[row] == j ? 1.f - smoothing + off : off", "labels[row] == j ? 1.f - smoothing + 0.5f * off : off", OPS),
     ("ce-grad-not-averaged", "src/ops/loss.cpp",
      "dy.item() / static_cast<double>(n)", "dy.item()", OPS),
-    ("bn-running-mean-momentum-swapped", "src/ops/batchnorm.cpp",
-     "rm[c] = o.momentum * rm[c] + (1.f - o.momentum) * m[c];",
-     "rm[c] = (1.f - o.momentum) * rm[c] + o.momentum * m[c];", OPS),
-    ("bn-running-var-biased", "src/ops/batchnorm.cpp",
-     "(1.f - o.momentum) * var[c] * unbias;", "(1.f - o.momentum) * var[c];", OPS),
-    ("bn-eps-outside-sqrt", "src/ops/batchnorm.cpp",
-     "is[c] = 1.f / std::sqrt(var[c] + o.epsilon);", "is[c] = 1.f / (std::sqrt(var[c]) + o.epsilon);", OPS),
+    ("bn-running-mean-momentum-swapped", "src/kernels/cpu/batchnorm.cpp",
+     "running_mean[c] = momentum * running_mean[c] + (1.f - momentum) * mean[c];",
+     "running_mean[c] = (1.f - momentum) * running_mean[c] + momentum * mean[c];", OPS),
+    ("bn-running-var-biased", "src/kernels/cpu/batchnorm.cpp",
+     "(1.f - momentum) * var[c] * unbias;", "(1.f - momentum) * var[c];", OPS),
+    ("bn-eps-outside-sqrt", "src/kernels/cpu/batchnorm.cpp",
+     "invstd[c] = 1.f / std::sqrt(var[c] + epsilon);", "invstd[c] = 1.f / (std::sqrt(var[c]) + epsilon);", OPS),
     ("avgpool-ignores-padding-rule", "src/kernels/cpu/pooling.cpp",
      "if (!include_pad) return (he - hs) * (we - ws);", "return (he - hs) * (we - ws);", OPS),
     ("tape-leaf-overwrites", "src/ops/tape.cpp",
      "    else math::add_(slot.grad, g);\n", "    else slot.grad.copy_from(g);\n", OPS),
+    # --- the detection layer
+    ("focal-alpha-swapped", "src/kernels/cpu/detection_losses.cpp",
+     "const float a = use_alpha ? t * alpha + (1.f - t) * (1.f - alpha) : 1.f;",
+     "const float a = use_alpha ? t * (1.f - alpha) + (1.f - t) * alpha : 1.f;", DETECTION_OPS),
+    ("focal-grad-drops-modulating-term", "src/kernels/cpu/detection_losses.cpp",
+     "grad = a * (derivative * dq * ce + power * (p - t));", "grad = a * power * (p - t);", DETECTION_OPS),
+    ("smooth-l1-no-half", "src/kernels/cpu/detection_losses.cpp",
+     "row += static_cast<double>(0.5f * quadratic * quadratic + delta * linear);",
+     "row += static_cast<double>(quadratic * quadratic + delta * linear);", DETECTION_OPS),
+    ("iou-union-counts-overlap-twice", "src/kernels/cpu/box_ops.cpp",
+     "out[t] = inter / (area_p + area_q - inter);", "out[t] = inter / (area_p + area_q);", DETECTORS),
+    ("decode-height-from-width", "src/kernels/cpu/box_ops.cpp",
+     "b[0] = yc - h / 2.f;", "b[0] = yc - w / 2.f;", DETECTORS),
+    ("encode-no-epsilon", "src/kernels/cpu/box_ops.cpp",
+     "      ha += kEpsilon;\n", "", DETECTORS),
+    ("nms-suppresses-at-threshold", "src/kernels/cpu/box_ops.cpp",
+     "if (nms_iou(box, boxes[*it]) > iou_threshold) {", "if (nms_iou(box, boxes[*it]) >= iou_threshold) {",
+     DETECTORS),
+    ("matcher-between-becomes-negative", "src/models/detectors/argmax_matcher.cpp",
+     "const int32_t between = o.negatives_lower_than_unmatched ? kIgnored : kUnmatched;",
+     "const int32_t between = kUnmatched;", DETECTORS),
+    ("matcher-force-match-highest-row-wins", "src/models/detectors/argmax_matcher.cpp",
+     "for (int64_t r = rows - 1; r >= 0; --r) {", "for (int64_t r = 0; r < rows; ++r) {", DETECTORS),
+    ("anchors-ratio-inverted", "src/models/detectors/anchors.cpp",
+     "const float h = basis_scale[b] / basis_sqrt_ratio[b] * base;",
+     "const float h = basis_scale[b] * basis_sqrt_ratio[b] * base;", DETECTORS),
+    ("anchors-offset-always-half-stride", "src/models/detectors/anchors.cpp",
+     "const float offset_y = image_height % stride_px == 0 || image_height == 1 ? stride / 2.f : 0.f;",
+     "const float offset_y = stride / 2.f;", DETECTORS),
+    ("loss-normalizer-not-clamped", "src/models/detectors/ssd_loss.cpp",
+     "std::max(static_cast<double>(targets.num_positives), 1.0)", "static_cast<double>(targets.num_positives)",
+     DETECTORS),
+    ("flip-keeps-xmin", "src/data/box_ops.cpp",
+     "const float xmin = 1.0f - b.xmax, xmax = 1.0f - b.xmin;", "const float xmin = b.xmin, xmax = 1.0f - b.xmin;",
+     BOX_GEOMETRY),
+    # --- CUDA kernels (emulated)
+    ("cuda-sgd-half-weight-decay", "src/kernels/cuda/momentum_sgd.cu",
+     "const float gi = g + wd * w;", "const float gi = g + 0.5f * wd * w;", CUDA),
+    ("cuda-focal-alpha-swapped", "src/kernels/cuda/detection_losses.cu",
+     "const float a = use_alpha ? t * alpha + (1.f - t) * (1.f - alpha) : 1.f;",
+     "const float a = use_alpha ? t * (1.f - alpha) + (1.f - t) * alpha : 1.f;", CUDA),
 ]
 
 
