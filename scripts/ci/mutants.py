@@ -20,6 +20,9 @@ OPS = (["ops_tests"], r"^ops\.")
 # the data pipeline.
 DETECTION_OPS = (["ops_detection_tests"], r"^ops\.DetectionLoss")
 DETECTORS = (["models_detection_tests"], r"^models\.(Anchors|ArgmaxMatcher|Postprocess|SsdLoss|TargetAssigner)")
+# Box arithmetic: its own golden tests (IoU, coder, NMS incl. ONNX's cases) and the detectors'.
+BOX_OPS = (["kernels_cpu_tests", "models_detection_tests"],
+           r"^(kernels_cpu\.|models\.(Postprocess|SsdLoss|TargetAssigner))")
 BOX_GEOMETRY = (["data_tests"], r"^data\.(BoxOps|DetectionCrop|DetectionTransform|DistortedBoundingBox)")
 # CUDA kernels, run by the emulator against the CPU backend.
 CUDA = (["cuda_emu_tests"], r"^cuda_emu\.(CudaDetectionLoss|CudaMomentumSgd|CudaNms|CudaBoxOps)")
@@ -134,14 +137,14 @@ MUTANTS = [
      "row += static_cast<double>(0.5f * quadratic * quadratic + delta * linear);",
      "row += static_cast<double>(quadratic * quadratic + delta * linear);", DETECTION_OPS),
     ("iou-union-counts-overlap-twice", "src/kernels/cpu/box_ops.cpp",
-     "out[t] = inter / (area_p + area_q - inter);", "out[t] = inter / (area_p + area_q);", DETECTORS),
+     "out[t] = inter / (area_p + area_q - inter);", "out[t] = inter / (area_p + area_q);", BOX_OPS),
     ("decode-height-from-width", "src/kernels/cpu/box_ops.cpp",
-     "b[0] = yc - h / 2.f;", "b[0] = yc - w / 2.f;", DETECTORS),
+     "b[0] = yc - h / 2.f;", "b[0] = yc - w / 2.f;", BOX_OPS),
     ("encode-no-epsilon", "src/kernels/cpu/box_ops.cpp",
-     "      ha += kEpsilon;\n", "", DETECTORS),
+     "      ha += kEpsilon;\n", "", BOX_OPS),
     ("nms-suppresses-at-threshold", "src/kernels/cpu/box_ops.cpp",
      "if (nms_iou(box, boxes[*it]) > iou_threshold) {", "if (nms_iou(box, boxes[*it]) >= iou_threshold) {",
-     DETECTORS),
+     BOX_OPS),
     ("matcher-between-becomes-negative", "src/models/detectors/argmax_matcher.cpp",
      "const int32_t between = o.negatives_lower_than_unmatched ? kIgnored : kUnmatched;",
      "const int32_t between = kUnmatched;", DETECTORS),

@@ -129,5 +129,30 @@ TEST(SsdLoss, MatchesNumPyReference) {
   EXPECT_EQ(count, 2);
 }
 
+// A batch whose images have no boxes (TF OD API: normalizer = max(#positives, 1)): no anchor is
+// positive, the losses are divided by 1, not 0, and every entry is a focal negative. With all
+// logits at z: (1 - alpha) * sigmoid(z)^2 * log(1 + e^z) per entry, over all K + 1 slots.
+TEST(SsdLoss, ABatchWithoutBoxesIsNormalisedByOneNotZero) {
+  MultiscaleAnchorOptions ao;
+  ao.min_level = 3;
+  ao.max_level = 4;
+  const Tensor anchors = multiscale_grid_anchors(ao, 32, 32);  // 4x4 + 2x2 locations, 6 anchors each
+  const int64_t a = anchors.dim(0), k = 3, n = 2;
+  ASSERT_EQ(a, 120);
+  const std::vector<ImageGroundTruth> gt(n, ImageGroundTruth{nullptr, nullptr, nullptr, 0});
+  const BatchTargets t = assign_targets_batch(anchors, gt, k, TargetAssignerOptions{});
+  EXPECT_EQ(t.num_positives, 0);
+
+  const float z = -1.5f;
+  Context ctx{nullptr, true, DType::F32};
+  const SsdLoss loss = ssd_loss(ctx, Tensor::full({n, a, k + 1}, z, DType::F32),
+                                Tensor::full({n, a, 4}, 0.3, DType::F32), t, SsdLossOptions{});
+  EXPECT_EQ(loss.normalizer, 1.0);
+  const double p = 1.0 / (1.0 + std::exp(-double(z)));
+  const double want = double(n * a * (k + 1)) * 0.75 * p * p * std::log1p(std::exp(double(z)));
+  EXPECT_NEAR(loss.classification.item(), want, 1e-5 * want);
+  EXPECT_EQ(loss.localization.item(), 0.0);
+}
+
 }  // namespace
 }  // namespace trainer::models
