@@ -1,4 +1,5 @@
-"""Shared plumbing for the benchmark scripts: the peer venv, the build, machine facts.
+"""Shared plumbing for the benchmark scripts: the peer venv, the build, machine facts, and the
+measurement method every comparison uses (alternate, spread, table).
 
 Every script under scripts/bench/ works from a clean clone: it calls ensure_peers() first, which
 creates .venv-bench (next to the sources, ignored by git), installs the pinned peers of
@@ -6,9 +7,12 @@ requirements-bench.txt from PyPI, re-executes the script inside that venv and pr
 versions; then build() builds the trainer targets it measures."""
 import importlib.metadata
 import os
+import json
 import platform
+import statistics
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH_VENV = os.path.join(ROOT, ".venv-bench")
@@ -76,3 +80,58 @@ def machine():
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
+
+
+# The method. One machine's speed drifts by 10-50 % within minutes (other tenants, clocks), so a
+# side measured once, after the other, can win or lose by the drift alone. Every comparison
+# therefore runs each side ROUNDS times in alternation (ours, peer, ours, peer), pools the
+# measured steps (at least 10 per run, after warm-up) of all its runs, and compares medians,
+# printing min and max beside each so the spread is seen with the ratio.
+ROUNDS = 2
+MIN_STEPS = 10
+
+
+def alternate(sides, rounds=ROUNDS):
+    """sides: [(name, run)], run() -> dict of lists of per-step values (or of single values).
+    Runs them in alternation `rounds` times and returns {name: {key: all values of all runs}}."""
+    pooled = {name: {} for name, _ in sides}
+    for r in range(rounds):
+        for name, run in sides:
+            print(f"bench: round {r + 1}/{rounds}: {name}", file=sys.stderr, flush=True)
+            for key, values in run().items():
+                pooled[name].setdefault(key, []).extend(values if isinstance(values, list) else [values])
+    return pooled
+
+
+def spread(values):
+    """(median, min, max) of a list of per-step values."""
+    return statistics.median(values), min(values), max(values)
+
+
+def print_table(peer_name, rows):
+    """rows: [(metric, our values, peer values)]. Prints medians with [min-max] and the ratio of
+    the medians (ours / peer)."""
+    print(f"{'metric':34} {'trainer median [min-max]':>28} {peer_name + ' median [min-max]':>30} {'ratio':>7}")
+    for name, ours, theirs in rows:
+        (m, lo, hi), (pm, plo, phi) = spread(ours), spread(theirs)
+        print(f"{name:34} {m:10.2f} [{lo:7.2f}-{hi:7.2f}] {pm:12.2f} [{plo:7.2f}-{phi:7.2f}] {m / pm:6.2f}x")
+    print(f"ratio = median of trainer / median of {peer_name} over all measured steps of {ROUNDS} alternating "
+          "runs per side (throughput: > 1 is faster; latency and memory: < 1 is better)")
+
+
+def trainer_benchmark(build_dir, config, override):
+    """Runs `trainer --mode benchmark` and returns its per-step LOG records and final METRIC record
+    from the JSON log, plus stdout: (steps {key: [values]}, metrics {key: value}, stdout)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as log:
+        out = subprocess.run([os.path.join(build_dir, "trainer"), "--config", config, "--mode", "benchmark",
+                              "--override", override, "--log-json", log.name],
+                             cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        steps, metrics = {}, {}
+        for line in open(log.name).read().splitlines():
+            record = json.loads(line)
+            if record["type"] == "LOG":
+                for key, value in record["data"].items():
+                    steps.setdefault(key, []).append(value)
+            else:
+                metrics = record["data"]
+    return steps, metrics, out

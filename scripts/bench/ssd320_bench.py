@@ -4,21 +4,21 @@ configs/tfod/ssd320_full_8gpus.config against torchvision's retinanet_resnet50_f
 PyPI peer: ResNet-50 + FPN P3-P7, shared 4-conv heads, focal loss) at 320x320, channels_last,
 fp32, the same batch and threads, in one run.
 
-    scripts/bench/ssd320_bench.py [--batch 8] [--warmup 2] [--steps 5] [--threads N] [--memory-batch 32]
+    scripts/bench/ssd320_bench.py [--batch 8] [--warmup 2] [--steps 10] [--threads N] [--memory-batch 32]
 
-Both sides time each step after the warm-up and report the mean of per-step images/second
-(NVIDIA's method). Training: forward, loss (target assignment included), backward, momentum SGD.
-Inference: eval-mode forward plus post-processing (decode, score threshold, NMS) on synthetic
-images with a few boxes each. Each side runs in its own process so peak RSS is its own.
---memory-batch N also trains trainer at NVIDIA's per-GPU batch (32) for two steps and reports
-its peak RSS (the issue's bar: within 16 GiB)."""
+Both sides time each step after the warm-up; each side runs twice in alternation (trainer,
+peer, trainer, peer: bench_env.alternate) and the table gives the median, min and max over all
+measured steps with the ratio of the medians. Training: forward, loss (target assignment
+included), backward, momentum SGD. Inference: eval-mode forward plus post-processing (decode,
+score threshold, NMS) on synthetic images with a few boxes each. Each side runs in its own
+process so peak RSS is its own. --memory-batch N also trains trainer at NVIDIA's per-GPU batch
+(32) for two steps and reports its peak RSS (the bar: within 16 GiB)."""
 import argparse
 import json
 import os
 import re
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_env  # noqa: E402
@@ -26,7 +26,7 @@ import bench_env  # noqa: E402
 bench_env.ensure_peers(["torch", "torchvision"])
 
 PEER = r'''
-import json, resource, sys, time, statistics
+import json, resource, sys, time
 import torch, torchvision
 mode, batch, warmup, steps, threads = sys.argv[1], *map(int, sys.argv[2:6])
 torch.set_num_threads(threads)
@@ -67,7 +67,7 @@ for i in range(warmup + steps):
     t = time.perf_counter(); step(); dt = time.perf_counter() - t
     if i >= warmup:
         rates.append(batch / dt); latency.append(dt * 1e3)
-print(json.dumps({"imgs_per_sec": statistics.mean(rates), "p50_ms": statistics.median(latency),
+print(json.dumps({"imgs_per_sec": rates, "latency_ms": latency,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "params": sum(p.numel() for p in model.parameters()), "gflops_per_image": flops / 1e9,
                   "torch": torch.__version__, "torchvision": torchvision.__version__}))
@@ -86,13 +86,11 @@ def run_trainer(build_dir, batch, warmup, steps, threads, inference=True):
     override = (f"train_config {{ batch_size: {batch} }} benchmark {{ warmup_steps: {warmup} steps: {steps} "
                 f"inference_warmup_steps: {warmup if inference else 0} inference_steps: {steps if inference else 1} "
                 f"synthetic_data: true }} runtime {{ num_threads: {threads} }}")
-    with tempfile.NamedTemporaryFile(suffix=".json") as log:
-        out = subprocess.run([os.path.join(build_dir, "trainer"), "--config", CONFIG, "--mode", "benchmark",
-                              "--override", override, "--log-json", log.name],
-                             cwd=bench_env.ROOT, check=True, capture_output=True, text=True).stdout
-        metrics = json.loads(open(log.name).read().strip().splitlines()[-1])["data"]
-    rss = float(re.search(r"after training ([\d.]+)", out).group(1))
-    return metrics, rss
+    steps_log, metrics, out = bench_env.trainer_benchmark(build_dir, CONFIG, override)
+    # training's peak: the process's RSS when training ended (inference needs less)
+    steps_log["train_rss_mib"] = float(re.search(r"after training ([\d.]+)", out).group(1))
+    steps_log["parameters"] = metrics["parameters"]
+    return steps_log
 
 
 def forward_gflops(build_dir):
@@ -105,36 +103,43 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--memory-batch", type=int, default=0, help="also train trainer at this batch and report peak RSS")
     a = ap.parse_args()
+    if a.steps < bench_env.MIN_STEPS:
+        sys.exit(f"ssd320_bench: --steps {a.steps}: at least {bench_env.MIN_STEPS} measured steps per run")
     build_dir = bench_env.build(["trainer"])
     gflops = forward_gflops(build_dir)
     print(f"machine: {bench_env.machine()}; {a.threads} threads; batch {a.batch}; {a.warmup} warm-up + {a.steps} "
-          f"measured steps; fp32; 320x320")
-    ours, ours_rss = run_trainer(build_dir, a.batch, a.warmup, a.steps, a.threads)
-    peer_train = run_peer("train", a)
-    peer_infer = run_peer("infer", a)
-    print(f"PyTorch {peer_train['torch']}, torchvision {peer_train['torchvision']} "
-          f"(retinanet_resnet50_fpn, {peer_train['params']:,} parameters; trainer's SSD320: {ours['parameters']:,})")
-    rows = [
+          f"measured steps per run, {bench_env.ROUNDS} alternating runs per side; fp32; 320x320")
+    runs = bench_env.alternate([
+        ("trainer", lambda: run_trainer(build_dir, a.batch, a.warmup, a.steps, a.threads)),
+        ("torchvision train", lambda: run_peer("train", a)),
+        ("torchvision infer", lambda: run_peer("infer", a)),
+    ])
+    ours, peer_train, peer_infer = runs["trainer"], runs["torchvision train"], runs["torchvision infer"]
+    print(f"PyTorch {peer_train['torch'][0]}, torchvision {peer_train['torchvision'][0]} "
+          f"(retinanet_resnet50_fpn, {peer_train['params'][0]:,} parameters; trainer's SSD320: "
+          f"{int(ours['parameters'][0]):,})")
+    bench_env.print_table("torchvision", [
         ("train imgs/sec", ours["train.imgs_per_sec"], peer_train["imgs_per_sec"]),
         ("infer imgs/sec (with NMS)", ours["infer.imgs_per_sec"], peer_infer["imgs_per_sec"]),
-        ("infer p50 latency ms", ours["infer.latency_ms.p50"], peer_infer["p50_ms"]),
-        ("train peak RSS MiB", ours_rss, peer_train["peak_rss_mib"]),
-    ]
-    print(f"{'metric':30} {'trainer':>10} {'torchvision':>12} {'ratio':>7}")
-    for name, x, y in rows:
-        print(f"{name:30} {x:10.2f} {y:12.2f} {x / y:6.2f}x")
-    print("ratio = trainer / torchvision (throughput: > 1 is faster; latency and memory: < 1 is better)")
-    print(f"forward GFLOP per image: trainer's SSD320 {gflops:.1f}, torchvision's RetinaNet "
-          f"{peer_infer['gflops_per_image']:.1f}; achieved: trainer {3 * gflops * ours['train.imgs_per_sec']:.0f} "
-          f"GFLOP/s training (3x forward), {gflops * ours['infer.imgs_per_sec']:.0f} GFLOP/s inference; torchvision "
-          f"{peer_infer['gflops_per_image'] * peer_infer['imgs_per_sec']:.0f} GFLOP/s inference")
+        ("infer latency ms", ours["infer.latency_ms"], peer_infer["latency_ms"]),
+        ("train peak RSS MiB", ours["train_rss_mib"], peer_train["peak_rss_mib"]),
+    ])
+    train_ips = bench_env.spread(ours["train.imgs_per_sec"])[0]
+    infer_ips = bench_env.spread(ours["infer.imgs_per_sec"])[0]
+    peer_infer_ips = bench_env.spread(peer_infer["imgs_per_sec"])[0]
+    peer_gflops = peer_infer["gflops_per_image"][0]
+    print(f"forward GFLOP per image: trainer's SSD320 {gflops:.1f}, torchvision's RetinaNet {peer_gflops:.1f}; "
+          f"achieved (medians): trainer {3 * gflops * train_ips:.0f} GFLOP/s training (3x forward), "
+          f"{gflops * infer_ips:.0f} GFLOP/s inference; torchvision {peer_gflops * peer_infer_ips:.0f} GFLOP/s "
+          "inference")
     if a.memory_batch:
-        m, rss = run_trainer(build_dir, a.memory_batch, 1, 1, a.threads, inference=False)
-        print(f"trainer at batch {a.memory_batch}: {m['train.imgs_per_sec']:.2f} img/s, peak RSS {rss:.0f} MiB "
+        m = run_trainer(build_dir, a.memory_batch, 1, 1, a.threads, inference=False)
+        rss = m["train_rss_mib"]
+        print(f"trainer at batch {a.memory_batch}: {m['train.imgs_per_sec'][0]:.2f} img/s, peak RSS {rss:.0f} MiB "
               f"({rss / 1024:.1f} GiB)")
 
 

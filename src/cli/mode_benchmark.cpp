@@ -79,7 +79,11 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
       trainer.step(fixed);
     }
     const double dt = seconds_since(t0);
-    if (s >= static_cast<int64_t>(b.warmup_steps())) train_ips.push_back(static_cast<double>(train_batch) / dt);
+    if (s >= static_cast<int64_t>(b.warmup_steps())) {
+      train_ips.push_back(static_cast<double>(train_batch) / dt);
+      // Each measured step on its own, so that comparisons can use medians and spreads.
+      log.log(s + 1, {{"train.imgs_per_sec", train_ips.back()}});
+    }
     log_info("benchmark train step ", s + 1, "/", train_total, s < static_cast<int64_t>(b.warmup_steps()) ? " (warm-up)" : "",
              ": ", static_cast<double>(train_batch) / dt, " img/s");
   }
@@ -98,6 +102,7 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
     if (s >= static_cast<int64_t>(b.inference_warmup_steps())) {
       latency_ms.push_back(dt * 1e3);
       infer_ips.push_back(static_cast<double>(infer_batch) / dt);
+      log.log(s + 1, {{"infer.imgs_per_sec", infer_ips.back()}, {"infer.latency_ms", latency_ms.back()}});
     }
   }
 

@@ -116,6 +116,38 @@ TEST(Cli, TrainLogsJsonLinesThenEvalAndPredictUseTheCheckpoint) {
   std::filesystem::remove_all(scratch);
 }
 
+// Benchmark mode: warm-up steps are not counted; every measured step is its own LOG record (the
+// scripts under scripts/bench/ take medians and spreads from them), and the METRIC record and
+// the stdout lines give the means.
+TEST(Cli, BenchmarkLogsEveryMeasuredStepThenTheMeans) {
+  const auto scratch = scratch_dir("benchmark");
+  RunResult r = run_trainer({"--config", kDemo, "--mode", "benchmark", "--log-json", (scratch / "log.json").string(),
+                             "--override",
+                             "model { classifier { resnet { width: 8 } } } train_config { batch_size: 16 } "
+                             "benchmark { warmup_steps: 2 steps: 3 inference_warmup_steps: 1 inference_steps: 4 "
+                             "synthetic_data: true }"},
+                            scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* line : {"\ntrain imgs/sec: \\d+\\.\\d{3}\n", "\ninfer imgs/sec: \\d+\\.\\d{3}\n",
+                           "\ninfer latency ms: p50 \\d+\\.\\d{3} p90 \\d+\\.\\d{3} p99 \\d+\\.\\d{3}\n",
+                           "\npeak RSS MiB: \\d+\\.\\d \\(after training \\d+\\.\\d\\)\n"})
+    EXPECT_TRUE(std::regex_search("\n" + r.out, std::regex(line))) << line << "\n" << r.out;
+  const std::string log = slurp(scratch / "log.json");
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("{\"type\": \"LOG\", \"step\": "), 3u + 4u) << log;
+  EXPECT_EQ(count("{\"type\": \"LOG\", \"step\": 3, \"data\": {\"train.imgs_per_sec\": "), 1u) << log;
+  EXPECT_EQ(count("{\"type\": \"LOG\", \"step\": 1, \"data\": {"), 0u) << "warm-up steps are not logged\n" << log;
+  EXPECT_EQ(count("\"infer.latency_ms\": "), 4u) << log;
+  for (const char* key : {"\"train.imgs_per_sec\": ", "\"infer.imgs_per_sec\": ", "\"infer.latency_ms.p50\": ",
+                          "\"peak_rss_mib\": ", "\"parameters\": "})
+    EXPECT_NE(log.find(key, log.find("\"type\": \"METRIC\"")), std::string::npos) << key << "\n" << log;
+  std::filesystem::remove_all(scratch);
+}
+
 TEST(Cli, CheckpointOfAnotherModelListsTheMismatchedTensors) {
   const auto scratch = scratch_dir("mismatch");
   RunResult t = run_trainer(tiny(scratch / "model", 1), scratch);
