@@ -1,11 +1,12 @@
 // trainer's side of scripts/bench/conv2d_bench.py: convolution forward, backward-data and
 // backward-weights through the CPU backend (oneDNN, NHWC activations, OHWI weights) on
 // ResNet-50's convolution shapes. Prints one JSON object per shape: median milliseconds.
-//   trainer_conv2d_bench BATCH REPEATS
+//   trainer_conv2d_bench BATCH REPEATS [winograd|direct]   (the algorithm: trainer's default is winograd)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "trainer/core/parallel.h"
@@ -48,6 +49,8 @@ Tensor random(const Shape& shape, uint64_t stream) {
 int main(int argc, char** argv) {
   const int64_t batch = argc > 1 ? std::atoll(argv[1]) : 32;
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 5;
+  const cpu::ConvAlgorithm algorithm =
+      argc > 3 && std::string(argv[3]) == "direct" ? cpu::ConvAlgorithm::Direct : cpu::ConvAlgorithm::Winograd;
   set_num_threads(0);
   for (const bench::ConvShape& c : bench::resnet50_conv_shapes()) {
     cpu::Conv2dShape s;
@@ -59,11 +62,11 @@ int main(int argc, char** argv) {
     Tensor y = Tensor::empty(dy.shape(), DType::F32), dx = Tensor::empty(x.shape(), DType::F32);
     Tensor dw = Tensor::empty(w.shape(), DType::F32);
     const double fwd = time_ms(repeats, [&] {
-      cpu::conv2d_forward(s, DType::F32, x.raw(), w.raw(), nullptr, Activation::Identity, y.raw());
+      cpu::conv2d_forward(s, DType::F32, x.raw(), w.raw(), nullptr, Activation::Identity, y.raw(), algorithm);
     });
     const double bwd = time_ms(repeats, [&] {
-      cpu::conv2d_backward_data(s, DType::F32, dy.raw(), w.raw(), dx.raw());
-      cpu::conv2d_backward_weights(s, DType::F32, x.raw(), dy.raw(), dw.data<float>(), nullptr);
+      cpu::conv2d_backward_data(s, DType::F32, dy.raw(), w.raw(), dx.raw(), algorithm);
+      cpu::conv2d_backward_weights(s, DType::F32, x.raw(), dy.raw(), dw.data<float>(), nullptr, algorithm);
     });
     std::printf("{\"name\": \"%s\", \"count\": %d, \"fwd_ms\": %.3f, \"bwd_ms\": %.3f}\n", c.name, c.count, fwd, bwd);
     std::fflush(stdout);

@@ -5,6 +5,8 @@
 
 #include "trainer/core/log.h"
 #include "trainer/core/parallel.h"
+#include "trainer/kernels/cpu/conv2d.h"
+#include "trainer/kernels/cpu/features.h"
 #include "trainer/kernels/cuda/runtime.h"
 #include "trainer/train/checkpoint.h"
 #if TRAINER_HAS_CUDA_KERNELS && !TRAINER_CUDA_EMULATED
@@ -76,6 +78,21 @@ void use_cuda(Pipeline& p) {
 #endif
 }
 
+// runtime.device CPU: the convolution algorithm, and what this CPU runs it with (printed: CPUs
+// differ from machine to machine).
+void use_cpu(Pipeline& p) {
+  const auto choice = p.config.runtime().cpu_conv_algorithm();
+  p.run.cpu_conv_algorithm =
+      choice == config::RuntimeConfig::DIRECT ? cpu::ConvAlgorithm::Direct : cpu::ConvAlgorithm::Winograd;
+  // A 3x3 stride-1 layer with many tiles (SSD320's 40x40 heads at batch 8) shows what the CPU gives.
+  Conv2dShape probe;
+  probe.batch = 8, probe.in_h = probe.in_w = 40, probe.in_c = probe.out_c = 256, probe.kernel_h = probe.kernel_w = 3;
+  probe.pad_top = probe.pad_bottom = probe.pad_left = probe.pad_right = 1;
+  log_info("cpu: ", cpu::instruction_set(), ", cpu_conv_algorithm ",
+           config::RuntimeConfig::CpuConvAlgorithm_Name(choice), " (3x3 stride-1 convolutions run ",
+           cpu::conv2d_implementation(probe, DType::F32, p.run.cpu_conv_algorithm), ")");
+}
+
 }  // namespace
 
 Pipeline load_pipeline(const CliArgs& args) {
@@ -84,6 +101,7 @@ Pipeline load_pipeline(const CliArgs& args) {
   config::validate(p.config, args.config_path);
   p.config_text = config::to_text(p.config);
   if (p.config.runtime().device() == config::RuntimeConfig::CUDA) use_cuda(p);
+  else use_cpu(p);
   p.run.compute_dtype = compute_dtype_of(p.config);
   p.run.seed = p.config.runtime().seed();
   set_num_threads(static_cast<int>(p.config.runtime().num_threads()));
@@ -140,6 +158,7 @@ train::TrainerOptions trainer_options(const Pipeline& p) {
   o.compute_dtype = p.run.compute_dtype;
   o.allow_tf32 = p.run.allow_tf32;
   o.libraries = p.run.libraries;
+  o.cpu_conv_algorithm = p.run.cpu_conv_algorithm;
   const config::MomentumOptimizer& m = tc.optimizer().momentum_optimizer();
   o.optimizer.momentum = m.momentum_optimizer_value();
   o.optimizer.nesterov = m.use_nesterov();

@@ -193,6 +193,7 @@ std::span<const ImplementedField> implemented_fields() {
       // trainer's own sections.
       {"runtime.device", {"CPU", "CUDA"}},
       {"runtime.conv_backend", {"NATIVE", "CUDNN"}},
+      {"runtime.cpu_conv_algorithm", {"WINOGRAD", "DIRECT"}},
       {"runtime.num_threads"},
       {"runtime.seed"},
       {"runtime.model_dir"},

@@ -49,8 +49,10 @@ Tensor conv2d(Context& ctx, const Tensor& x_in, const Tensor& w_in, const Tensor
   Tensor y = Tensor::empty({s.batch, s.out_h(), s.out_w(), s.out_c}, x.dtype(), x.device());
   const float* bias_data = b.defined() ? b.data<float>() : nullptr;
   const ops_detail::GemmRunner runner(ctx);
+  const cpu::ConvAlgorithm algorithm = ctx.cpu_conv_algorithm;
   runner.run(
-      "conv2d", x, [&] { cpu::conv2d_forward(s, x.dtype(), x.raw(), w.raw(), bias_data, o.activation, y.raw()); },
+      "conv2d", x,
+      [&] { cpu::conv2d_forward(s, x.dtype(), x.raw(), w.raw(), bias_data, o.activation, y.raw(), algorithm); },
       [&] {
         cuda::conv2d_forward(s, x.dtype(), x.raw(), w.raw(), bias_data, o.activation, y.raw(), runner.stream,
                              runner.gemm);
@@ -61,14 +63,14 @@ Tensor conv2d(Context& ctx, const Tensor& x_in, const Tensor& w_in, const Tensor
     TRAINER_CHECK(o.activation == Activation::Identity,
                   "conv2d: a fused activation has no backward; use it for inference only");
     ctx.tape->track(y);
-    ctx.tape->record([s, x, w, b, y = GradRef(y), runner](Tape& tape) {
+    ctx.tape->record([s, x, w, b, y = GradRef(y), runner, algorithm](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();
       if (x.requires_grad()) {
         Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
         runner.run(
-            "conv2d backward", dy, [&] { cpu::conv2d_backward_data(s, x.dtype(), dy.raw(), w.raw(), dx.raw()); },
+            "conv2d backward", dy, [&] { cpu::conv2d_backward_data(s, x.dtype(), dy.raw(), w.raw(), dx.raw(), algorithm); },
             [&] { cuda::conv2d_backward_data(s, x.dtype(), dy.raw(), w.raw(), dx.raw(), runner.stream, runner.gemm); },
             [&](auto& lib) { cuda::conv2d_backward_data(lib, s, x.dtype(), dy.raw(), w.raw(), dx.raw()); });
         tape.accumulate(x, std::move(dx));
@@ -79,7 +81,10 @@ Tensor conv2d(Context& ctx, const Tensor& x_in, const Tensor& w_in, const Tensor
         Tensor db = want_db ? Tensor::empty(b.shape(), DType::F32, b.device()) : Tensor();
         float* db_data = want_db ? db.data<float>() : nullptr;
         runner.run(
-            "conv2d backward", dy, [&] { cpu::conv2d_backward_weights(s, x.dtype(), x.raw(), dy.raw(), dw.data<float>(), db_data); },
+            "conv2d backward", dy,
+            [&] {
+              cpu::conv2d_backward_weights(s, x.dtype(), x.raw(), dy.raw(), dw.data<float>(), db_data, algorithm);
+            },
             [&] {
               cuda::conv2d_backward_weights(s, x.dtype(), x.raw(), dy.raw(), dw.data<float>(), db_data, runner.stream,
                                             runner.gemm);

@@ -52,6 +52,7 @@ StepResult Trainer::step(const TrainBatch& batch) {
     ctx.device = store.device();
     ctx.allow_tf32 = options_.allow_tf32;
     ctx.libraries = options_.libraries;
+    ctx.cpu_conv_algorithm = options_.cpu_conv_algorithm;
     store.track(tape);
     const Tensor loss = task_.loss(ctx, batch, step_);
     r.loss = loss.item();

@@ -128,6 +128,10 @@ TEST(Cli, BenchmarkLogsEveryMeasuredStepThenTheMeans) {
                              "synthetic_data: true }"},
                             scratch);
   ASSERT_EQ(r.status, 0) << r.err;
+  // What the CPU offers and what its 3x3 convolutions get, on stderr before anything runs.
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("cpu: \\w+ \\(oneDNN \\d+\\.\\d+\\.\\d+\\), cpu_conv_algorithm "
+                                                  "WINOGRAD \\(3x3 stride-1 convolutions run \\S+\\)")))
+      << r.err;
   for (const char* line : {"\ntrain imgs/sec: \\d+\\.\\d{3}\n", "\ninfer imgs/sec: \\d+\\.\\d{3}\n",
                            "\ninfer latency ms: p50 \\d+\\.\\d{3} p90 \\d+\\.\\d{3} p99 \\d+\\.\\d{3}\n",
                            "\npeak RSS MiB: \\d+\\.\\d \\(after training \\d+\\.\\d\\)\n"})
@@ -145,6 +149,18 @@ TEST(Cli, BenchmarkLogsEveryMeasuredStepThenTheMeans) {
   for (const char* key : {"\"train.imgs_per_sec\": ", "\"infer.imgs_per_sec\": ", "\"infer.latency_ms.p50\": ",
                           "\"peak_rss_mib\": ", "\"parameters\": "})
     EXPECT_NE(log.find(key, log.find("\"type\": \"METRIC\"")), std::string::npos) << key << "\n" << log;
+  std::filesystem::remove_all(scratch);
+}
+
+TEST(Cli, DirectConvolutionsNeverRunWinograd) {
+  const auto scratch = scratch_dir("direct");
+  RunResult r = run_trainer({"--config", kDemo, "--mode", "summary", "--override",
+                             "runtime { cpu_conv_algorithm: DIRECT }"},
+                            scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const size_t at = r.err.find("cpu_conv_algorithm DIRECT (3x3 stride-1 convolutions run ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("wino", at), std::string::npos) << r.err;
   std::filesystem::remove_all(scratch);
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "trainer/core/dtype.h"
+#include "trainer/kernels/cpu/conv2d.h"
 #include "trainer/kernels/cuda/stream.h"
 
 namespace trainer::cuda {
@@ -38,6 +39,9 @@ struct Context {
   cuda::Stream stream = nullptr;
   // CUDA: f32 convolutions and matmuls may round their operands to TF32 for the tensor cores.
   bool allow_tf32 = false;
+  // CPU: whether 3x3 stride-1 f32 convolutions may run as Winograd (kernels/cpu/conv2d.h);
+  // runtime.cpu_conv_algorithm in the config.
+  cpu::ConvAlgorithm cpu_conv_algorithm = cpu::ConvAlgorithm::Winograd;
   // CUDA, real builds only: when set, convolutions and matmuls go to cuDNN and cuBLASLt on this
   // context's handles (runtime.conv_backend CUDNN) instead of our own kernels.
   cuda::StreamContext* libraries = nullptr;

@@ -24,6 +24,7 @@ struct RunContext {
   Device device = Device::cpu();     // where the model lives, trains and infers
   bool allow_tf32 = false;           // CUDA: f32 convolutions and matmuls on TF32 tensor cores
   cuda::StreamContext* libraries = nullptr;  // CUDA: cuDNN / cuBLASLt instead of our kernels
+  cpu::ConvAlgorithm cpu_conv_algorithm = cpu::ConvAlgorithm::Winograd;  // CPU: may 3x3 convs use Winograd
   uint64_t seed = 0;
   int rank = 0, world_size = 1;
 
@@ -35,6 +36,7 @@ struct RunContext {
     ctx.device = device;
     ctx.allow_tf32 = allow_tf32;
     ctx.libraries = libraries;
+    ctx.cpu_conv_algorithm = cpu_conv_algorithm;
     return ctx;
   }
 };

@@ -51,6 +51,7 @@ struct TrainerOptions {
   DType compute_dtype = DType::F32;
   bool allow_tf32 = false;  // CUDA: f32 convolutions and matmuls on TF32 tensor cores
   cuda::StreamContext* libraries = nullptr;  // CUDA: cuDNN / cuBLASLt instead of our kernels
+  cpu::ConvAlgorithm cpu_conv_algorithm = cpu::ConvAlgorithm::Winograd;  // CPU: may 3x3 convs use Winograd
   LearningRateSchedule schedule;
   MomentumSgdOptions optimizer;
   LossScalerOptions loss_scaling;

@@ -1,5 +1,7 @@
 #include "onednn.h"
 
+#include "trainer/kernels/cpu/features.h"
+
 namespace trainer::cpu::onednn {
 
 dnnl::engine& engine() {
@@ -18,3 +20,25 @@ bool native_bf16() {
 }
 
 }  // namespace trainer::cpu::onednn
+
+namespace trainer::cpu {
+
+std::string instruction_set() {
+  using isa = dnnl::cpu_isa;
+  std::string name;
+  switch (dnnl::get_effective_cpu_isa()) {
+    case isa::sse41: name = "sse41"; break;
+    case isa::avx: name = "avx"; break;
+    case isa::avx2: name = "avx2"; break;
+    case isa::avx2_vnni: name = "avx2_vnni"; break;
+    case isa::avx512_core: name = "avx512_core"; break;
+    case isa::avx512_core_vnni: name = "avx512_core_vnni"; break;
+    case isa::avx512_core_bf16: name = "avx512_core_bf16"; break;
+    case isa::avx512_core_amx: name = "avx512_core_amx"; break;
+    default: name = "other"; break;
+  }
+  const dnnl_version_t* v = dnnl_version();
+  return str(name, " (oneDNN ", v->major, ".", v->minor, ".", v->patch, ")");
+}
+
+}  // namespace trainer::cpu

@@ -66,9 +66,9 @@ TEST_P(CudaConv2d, ForwardAndBackwardMatchCpu) {
                hdy = testing::host_bytes(cpu_dtype, dy);
     std::vector<uint8_t> hy(ny * dtype_size(cpu_dtype)), hdx(nx * dtype_size(cpu_dtype));
     std::vector<float> dw(nw), dbias(s.out_c);
-    cpu::conv2d_forward(s, cpu_dtype, hx.data(), hw.data(), bias.data(), Activation::Relu, hy.data());
-    cpu::conv2d_backward_data(s, cpu_dtype, hdy.data(), hw.data(), hdx.data());
-    cpu::conv2d_backward_weights(s, cpu_dtype, hx.data(), hdy.data(), dw.data(), dbias.data());
+    cpu::conv2d_forward(s, cpu_dtype, hx.data(), hw.data(), bias.data(), Activation::Relu, hy.data(), cpu::ConvAlgorithm::Direct);
+    cpu::conv2d_backward_data(s, cpu_dtype, hdy.data(), hw.data(), hdx.data(), cpu::ConvAlgorithm::Direct);
+    cpu::conv2d_backward_weights(s, cpu_dtype, hx.data(), hdy.data(), dw.data(), dbias.data(), cpu::ConvAlgorithm::Direct);
     const auto y = testing::rounded_to(dtype, testing::host_floats(cpu_dtype, hy));
     const auto dx = testing::rounded_to(dtype, testing::host_floats(cpu_dtype, hdx));
 

@@ -96,13 +96,13 @@ struct Problem {
                                  Activation act, DType dt) const {
     const auto hx = testing::host_bytes(dt, xv), hw = testing::host_bytes(dt, wv);
     std::vector<uint8_t> hy(y_count(s) * dtype_size(dt));
-    cpu::conv2d_forward(s, dt, hx.data(), hw.data(), b, act, hy.data());
+    cpu::conv2d_forward(s, dt, hx.data(), hw.data(), b, act, hy.data(), cpu::ConvAlgorithm::Direct);
     return testing::host_floats(dt, hy);
   }
   std::vector<float> cpu_backward_data(const std::vector<float>& dyv, const std::vector<float>& wv, DType dt) const {
     const auto hdy = testing::host_bytes(dt, dyv), hw = testing::host_bytes(dt, wv);
     std::vector<uint8_t> hdx(x_count(s) * dtype_size(dt));
-    cpu::conv2d_backward_data(s, dt, hdy.data(), hw.data(), hdx.data());
+    cpu::conv2d_backward_data(s, dt, hdy.data(), hw.data(), hdx.data(), cpu::ConvAlgorithm::Direct);
     return testing::host_floats(dt, hdx);
   }
   std::vector<float> cpu_backward_weights(const std::vector<float>& xv, const std::vector<float>& dyv, DType dt,
@@ -110,7 +110,7 @@ struct Problem {
     const auto hx = testing::host_bytes(dt, xv), hdy = testing::host_bytes(dt, dyv);
     std::vector<float> dw(w_count(s));
     dbias->resize(s.out_c);
-    cpu::conv2d_backward_weights(s, dt, hx.data(), hdy.data(), dw.data(), dbias->data());
+    cpu::conv2d_backward_weights(s, dt, hx.data(), hdy.data(), dw.data(), dbias->data(), cpu::ConvAlgorithm::Direct);
     return dw;
   }
 };
