@@ -7,14 +7,17 @@ sizes, mask-like `area` fields and ~1% crowd):
   sparse  ~37,000 detections (about one per object plus background)
 Each tool runs end to end from the JSON files (load GT, loadRes, evaluate, accumulate,
 summarize); the Python peers are timed inside their process (imports excluded), trainer as a
-whole process. The script checks that trainer's 12 stats equal pycocotools' bit for bit and
-reports whether faster-coco-eval's do, then prints times and ratios.
+whole process. The tools take turns (bench_env's method: trainer, faster-coco-eval, pycocotools,
+then again), each timed --repeat times per turn (pycocotools --reference-repeat times: it takes
+~2 min per run on the dense input and is 100x slower, far beyond any drift), and the table gives
+medians with min and max and the ratios of the medians. The script checks that trainer's 12
+stats equal pycocotools' bit for bit and reports whether faster-coco-eval's do.
 
 Peers are not test dependencies: bench_env installs them into .venv-bench at the versions pinned
 in requirements-bench.txt (pycocotools 2.0.11, NumPy 2.4.6, faster-coco-eval 1.8.0). trainer is
 built in build/ unless --trainer names another one.
 
-  scripts/bench/coco_eval_bench.py [--trainer CMD]
+  scripts/bench/coco_eval_bench.py [--trainer CMD] [--repeat 10] [--reference-repeat 1]
 """
 
 import argparse
@@ -155,11 +158,6 @@ def time_trainer(trainer, gt_path, dt_path, work):
         return elapsed, json.load(f)["stats"]
 
 
-def best_of(repeat, fn, *args):
-    runs = [fn(*args) for _ in range(repeat)]
-    return min(r[0] for r in runs), runs[0][1]
-
-
 def main():
     tmp = os.environ.get("TMPDIR", "/tmp")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -168,7 +166,10 @@ def main():
     ap.add_argument("--work", default=os.path.join(tmp, "trainer-coco-bench"),
                     help="where the generated inputs are kept (reused for the same seed)")
     ap.add_argument("--seed", type=int, default=2017)
-    ap.add_argument("--repeat", type=int, default=3, help="runs per fast tool (best is kept)")
+    ap.add_argument("--repeat", type=int, default=bench_env.MIN_STEPS,
+                    help="timed runs per round of trainer and faster-coco-eval")
+    ap.add_argument("--reference-repeat", type=int, default=1,
+                    help="timed runs per round of pycocotools (~2 min each on the dense input)")
     args = ap.parse_args()
     if args.trainer is None:
         args.trainer = os.path.join(bench_env.build(["trainer"]), "trainer")
@@ -178,34 +179,45 @@ def main():
     paths = prepare(args.work, args.seed)
     with open(paths["gt.json"]) as f:
         gt = json.load(f)
-    print("ground truth: %d images, %d categories, %d annotations; %d CPU cores" % (
-        len(gt["images"]), len(gt["categories"]), len(gt["annotations"]), os.cpu_count()))
+    print("machine: %s" % bench_env.machine())
+    print("ground truth: %d images, %d categories, %d annotations; each tool run %d times in alternation, "
+          "%d timed runs per round (pycocotools %d)" % (
+              len(gt["images"]), len(gt["categories"]), len(gt["annotations"]), bench_env.ROUNDS, args.repeat,
+              args.reference_repeat))
     rows = []
     for case in ("dense", "sparse"):
         dt_path = paths[case + ".json"]
         with open(dt_path) as f:
             n_dets = len(json.load(f))
-        ours, ours_stats = best_of(args.repeat, time_trainer, args.trainer, paths["gt.json"],
-                                   dt_path, args.work)
-        fce, fce_stats = best_of(max(1, args.repeat - 1), time_faster_coco_eval,
-                                 paths["gt.json"], dt_path)
-        ref, ref_stats = time_pycocotools(paths["gt.json"], dt_path)
-        identical = [float(a).hex() for a in ours_stats] == [float(b).hex() for b in ref_stats]
-        fce_equal = sum(float(a).hex() == float(b).hex() for a, b in zip(fce_stats, ref_stats))
-        rows.append((case, n_dets, ours, fce, ref, identical, fce_equal))
-        print("%-6s %7d dets: trainer %.3f s, faster-coco-eval %.2f s, pycocotools %.2f s; "
-              "trainer stats identical to pycocotools: %s; faster-coco-eval: %d/12 identical" % (
-                  case, n_dets, ours, fce, ref, identical, fce_equal), flush=True)
+        # The method of bench_env: the tools take turns, their times are pooled over the rounds.
+        sides = [("trainer", args.repeat, lambda: time_trainer(args.trainer, paths["gt.json"], dt_path, args.work)),
+                 ("faster-coco-eval", args.repeat, lambda: time_faster_coco_eval(paths["gt.json"], dt_path)),
+                 ("pycocotools", args.reference_repeat, lambda: time_pycocotools(paths["gt.json"], dt_path))]
+        times, stats = {name: [] for name, _, _ in sides}, {}
+        for r in range(bench_env.ROUNDS):
+            for name, repeat, run in sides:
+                print("bench: %s, round %d/%d: %s" % (case, r + 1, bench_env.ROUNDS, name), file=sys.stderr, flush=True)
+                for _ in range(repeat):
+                    elapsed, stats[name] = run()
+                    times[name].append(elapsed)
+        ours, fce, ref = (bench_env.spread(times[name]) for name in ("trainer", "faster-coco-eval", "pycocotools"))
+        identical = [float(a).hex() for a in stats["trainer"]] == [float(b).hex() for b in stats["pycocotools"]]
+        fce_equal = sum(float(a).hex() == float(b).hex() for a, b in zip(stats["faster-coco-eval"], stats["pycocotools"]))
+        rows.append((case, n_dets, ours, fce, ref, identical))
+        print("%-6s %7d dets, seconds as median [min-max]: trainer %.3f [%.3f-%.3f], faster-coco-eval %.2f "
+              "[%.2f-%.2f], pycocotools %.2f [%.2f-%.2f]; trainer stats identical to pycocotools: %s; "
+              "faster-coco-eval: %d/12 identical" % ((case, n_dets) + ours + fce + ref + (identical, fce_equal)),
+              flush=True)
         if not identical:
-            print("  trainer:     %s\n  pycocotools: %s" % (ours_stats, ref_stats))
+            print("  trainer:     %s\n  pycocotools: %s" % (stats["trainer"], stats["pycocotools"]))
     print("\n| input | detections | trainer | faster-coco-eval | pycocotools | vs pycocotools | vs faster-coco-eval |")
     print("|---|---|---|---|---|---|---|")
-    for case, n_dets, ours, fce, ref, identical, fce_equal in rows:
+    for case, n_dets, ours, fce, ref, identical in rows:
         print("| %s | %d | %.3f s | %.2f s | %.2f s | %.0fx | %.1fx |" % (
-            case, n_dets, ours, fce, ref, ref / ours, fce / ours))
+            case, n_dets, ours[0], fce[0], ref[0], ref[0] / ours[0], fce[0] / ours[0]))
+    print("(medians over all timed runs; ratios of the medians)")
     if not all(r[5] for r in rows):
         sys.exit("trainer's stats differ from pycocotools'")
-
 
 if __name__ == "__main__":
     main()

@@ -1,13 +1,12 @@
 // trainer's side of scripts/bench/conv2d_bench.py: convolution forward, backward-data and
 // backward-weights through the CPU backend (oneDNN, NHWC activations, OHWI weights) on
-// ResNet-50's convolution shapes. Prints one JSON object per shape: median milliseconds.
+// ResNet-50's convolution shapes. Prints one JSON object per shape: the milliseconds of every
+// timed repeat after one warm-up call.
 //   trainer_conv2d_bench BATCH REPEATS [winograd|direct]   (the algorithm: trainer's default is winograd)
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <vector>
 
 #include "trainer/core/parallel.h"
 #include "trainer/core/random.h"
@@ -19,21 +18,17 @@ using namespace trainer;
 
 namespace {
 
-double median_ms(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2] * 1e3;
-}
-
 template <class F>
-double time_ms(int repeats, F&& f) {
+std::string times_ms(int repeats, F&& f) {
   f();  // warm-up: builds and caches the oneDNN primitives
-  std::vector<double> t;
+  std::string list = "[";
   for (int i = 0; i < repeats; ++i) {
     const auto start = std::chrono::steady_clock::now();
     f();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    list += (i ? ", " : "") + std::to_string(ms);
   }
-  return median_ms(t);
+  return list + "]";
 }
 
 Tensor random(const Shape& shape, uint64_t stream) {
@@ -61,14 +56,15 @@ int main(int argc, char** argv) {
     const Tensor dy = random({batch, s.out_h(), s.out_w(), c.out}, 3);
     Tensor y = Tensor::empty(dy.shape(), DType::F32), dx = Tensor::empty(x.shape(), DType::F32);
     Tensor dw = Tensor::empty(w.shape(), DType::F32);
-    const double fwd = time_ms(repeats, [&] {
+    const std::string fwd = times_ms(repeats, [&] {
       cpu::conv2d_forward(s, DType::F32, x.raw(), w.raw(), nullptr, Activation::Identity, y.raw(), algorithm);
     });
-    const double bwd = time_ms(repeats, [&] {
+    const std::string bwd = times_ms(repeats, [&] {
       cpu::conv2d_backward_data(s, DType::F32, dy.raw(), w.raw(), dx.raw(), algorithm);
       cpu::conv2d_backward_weights(s, DType::F32, x.raw(), dy.raw(), dw.data<float>(), nullptr, algorithm);
     });
-    std::printf("{\"name\": \"%s\", \"count\": %d, \"fwd_ms\": %.3f, \"bwd_ms\": %.3f}\n", c.name, c.count, fwd, bwd);
+    std::printf("{\"name\": \"%s\", \"count\": %d, \"fwd_ms\": %s, \"bwd_ms\": %s}\n", c.name, c.count, fwd.c_str(),
+                bwd.c_str());
     std::fflush(stdout);
   }
   return 0;

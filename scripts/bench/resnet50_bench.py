@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """ResNet-50 v1.5 training and inference on the CPU: `trainer --mode benchmark` against
-torchvision's resnet50 in PyTorch (channels_last, fp32, the same batch, threads and recipe:
-momentum SGD 0.875 with weight decay, label smoothing 0.1), measured in one run.
+torchvision's resnet50 in PyTorch (channels_last, the same batch, threads and recipe: momentum
+SGD 0.875 with weight decay, label smoothing 0.1), measured in one run.
 
-    scripts/bench/resnet50_bench.py [--batch 32] [--warmup 3] [--steps 10] [--threads N]
+    scripts/bench/resnet50_bench.py [--precision fp32|bf16] [--batch 32] [--warmup 3] [--steps 10] [--threads N]
+
+--precision bf16: trainer with `precision { compute_dtype: BF16 }` against PyTorch's
+`torch.autocast("cpu", dtype=torch.bfloat16)` around the forward pass and the loss (f32 master
+weights on both sides); the jit-frozen inference peer is fp32 only.
 
 Both sides time each step after the warm-up steps; each side runs twice in alternation (trainer,
 peers, trainer, peers: bench_env.alternate) and the table gives the median, min and max over all
@@ -27,6 +31,8 @@ PEER = r'''
 import json, resource, sys, time
 import torch, torchvision
 mode, batch, warmup, steps, threads = sys.argv[1], *map(int, sys.argv[2:6])
+bf16 = sys.argv[6] == "bf16"
+autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 model = torchvision.models.resnet50(num_classes=1000).to(memory_format=torch.channels_last)
@@ -42,7 +48,9 @@ if mode == "train":
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     def step():
         opt.zero_grad(set_to_none=True)
-        loss_fn(model(x), y).backward()
+        with autocast():
+            loss = loss_fn(model(x), y)
+        loss.backward()
         opt.step()
 else:
     model.eval()
@@ -50,7 +58,7 @@ else:
         with torch.no_grad():
             model = torch.jit.optimize_for_inference(torch.jit.script(model))
     def step():
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             model(x)
 latency = []
 for i in range(warmup + steps):
@@ -64,7 +72,8 @@ print(json.dumps({"imgs_per_sec": rates, "latency_ms": latency,
 
 
 def run_peer(mode, a):
-    out = subprocess.run([sys.executable, "-c", PEER, mode, str(a.batch), str(a.warmup), str(a.steps), str(a.threads)],
+    out = subprocess.run([sys.executable, "-c", PEER, mode, str(a.batch), str(a.warmup), str(a.steps), str(a.threads),
+                          a.precision],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -72,7 +81,7 @@ def run_peer(mode, a):
 def run_trainer(build_dir, a):
     override = (f"train_config {{ batch_size: {a.batch} }} benchmark {{ warmup_steps: {a.warmup} steps: {a.steps} "
                 f"inference_warmup_steps: {a.warmup} inference_steps: {a.steps} }} "
-                f"runtime {{ num_threads: {a.threads} }}")
+                f"runtime {{ num_threads: {a.threads} }} precision {{ compute_dtype: {a.precision.upper()} }}")
     steps, _, out = bench_env.trainer_benchmark(build_dir, "configs/resnet50_v1_5.pbtxt", override)
     # training's peak: the process's RSS when training ended (inference needs less)
     steps["train_rss_mib"] = float(re.search(r"after training ([\d.]+)", out).group(1))
@@ -81,6 +90,7 @@ def run_trainer(build_dir, a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
@@ -90,23 +100,23 @@ def main():
         sys.exit(f"resnet50_bench: --steps {a.steps}: at least {bench_env.MIN_STEPS} measured steps per run")
     build_dir = bench_env.build(["trainer"])
     print(f"machine: {bench_env.machine()}; {a.threads} threads; batch {a.batch}; {a.warmup} warm-up + {a.steps} "
-          f"measured steps per run, {bench_env.ROUNDS} alternating runs per side; fp32")
-    runs = bench_env.alternate([
-        ("trainer", lambda: run_trainer(build_dir, a)),
-        ("PyTorch train", lambda: run_peer("train", a)),
-        ("PyTorch infer", lambda: run_peer("infer", a)),
-        ("PyTorch infer (jit)", lambda: run_peer("infer_jit", a)),
-    ])
-    ours, peer_train = runs["trainer"], runs["PyTorch train"]
-    peer_infer, peer_jit = runs["PyTorch infer"], runs["PyTorch infer (jit)"]
+          f"measured steps per run, {bench_env.ROUNDS} alternating runs per side; {a.precision}")
+    sides = [("trainer", lambda: run_trainer(build_dir, a)),
+             ("PyTorch train", lambda: run_peer("train", a)),
+             ("PyTorch infer", lambda: run_peer("infer", a))]
+    if a.precision == "fp32":
+        sides.append(("PyTorch infer (jit)", lambda: run_peer("infer_jit", a)))
+    runs = bench_env.alternate(sides)
+    ours, peer_train, peer_infer = runs["trainer"], runs["PyTorch train"], runs["PyTorch infer"]
     print(f"PyTorch {peer_train['torch'][0]}, torchvision {peer_train['torchvision'][0]}")
-    bench_env.print_table("PyTorch", [
-        ("train imgs/sec", ours["train.imgs_per_sec"], peer_train["imgs_per_sec"]),
-        ("infer imgs/sec (eager peer)", ours["infer.imgs_per_sec"], peer_infer["imgs_per_sec"]),
-        ("infer imgs/sec (jit-frozen peer)", ours["infer.imgs_per_sec"], peer_jit["imgs_per_sec"]),
-        ("infer latency ms (eager peer)", ours["infer.latency_ms"], peer_infer["latency_ms"]),
-        ("train peak RSS MiB", ours["train_rss_mib"], peer_train["peak_rss_mib"]),
-    ])
+    rows = [("train imgs/sec", ours["train.imgs_per_sec"], peer_train["imgs_per_sec"]),
+            ("infer imgs/sec (eager peer)", ours["infer.imgs_per_sec"], peer_infer["imgs_per_sec"])]
+    if "PyTorch infer (jit)" in runs:
+        rows.append(("infer imgs/sec (jit-frozen peer)", ours["infer.imgs_per_sec"],
+                     runs["PyTorch infer (jit)"]["imgs_per_sec"]))
+    rows += [("infer latency ms (eager peer)", ours["infer.latency_ms"], peer_infer["latency_ms"]),
+             ("train peak RSS MiB", ours["train_rss_mib"], peer_train["peak_rss_mib"])]
+    bench_env.print_table("PyTorch", rows)
 
 
 if __name__ == "__main__":
