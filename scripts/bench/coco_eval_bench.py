@@ -189,18 +189,27 @@ def main():
         dt_path = paths[case + ".json"]
         with open(dt_path) as f:
             n_dets = len(json.load(f))
-        # The method of bench_env: the tools take turns, their times are pooled over the rounds.
-        sides = [("trainer", args.repeat, lambda: time_trainer(args.trainer, paths["gt.json"], dt_path, args.work)),
-                 ("faster-coco-eval", args.repeat, lambda: time_faster_coco_eval(paths["gt.json"], dt_path)),
-                 ("pycocotools", args.reference_repeat, lambda: time_pycocotools(paths["gt.json"], dt_path))]
-        times, stats = {name: [] for name, _, _ in sides}, {}
-        for r in range(bench_env.ROUNDS):
-            for name, repeat, run in sides:
-                print("bench: %s, round %d/%d: %s" % (case, r + 1, bench_env.ROUNDS, name), file=sys.stderr, flush=True)
+        stats = {}
+
+        def turn(name, repeat, run):
+            """One turn of a tool: `repeat` timed runs; keeps its latest 12 stats."""
+            def timed():
+                seconds = []
                 for _ in range(repeat):
                     elapsed, stats[name] = run()
-                    times[name].append(elapsed)
-        ours, fce, ref = (bench_env.spread(times[name]) for name in ("trainer", "faster-coco-eval", "pycocotools"))
+                    seconds.append(elapsed)
+                return {"seconds": seconds}
+            return name, timed
+
+        # The method of bench_env: the tools take turns, their times are pooled over the rounds.
+        print("bench: %s input" % case, file=sys.stderr, flush=True)
+        times = bench_env.alternate([
+            turn("trainer", args.repeat, lambda: time_trainer(args.trainer, paths["gt.json"], dt_path, args.work)),
+            turn("faster-coco-eval", args.repeat, lambda: time_faster_coco_eval(paths["gt.json"], dt_path)),
+            turn("pycocotools", args.reference_repeat, lambda: time_pycocotools(paths["gt.json"], dt_path)),
+        ])
+        ours, fce, ref = (bench_env.spread(times[name]["seconds"])
+                          for name in ("trainer", "faster-coco-eval", "pycocotools"))
         identical = [float(a).hex() for a in stats["trainer"]] == [float(b).hex() for b in stats["pycocotools"]]
         fce_equal = sum(float(a).hex() == float(b).hex() for a, b in zip(stats["faster-coco-eval"], stats["pycocotools"]))
         rows.append((case, n_dets, ours, fce, ref, identical))

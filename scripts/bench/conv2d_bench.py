@@ -88,12 +88,12 @@ def main():
     print(f"machine: {bench_env.machine()}; {args.threads} threads; batch {args.batch}; {args.repeats} timed repeats "
           f"per shape after a warm-up, {bench_env.ROUNDS} alternating runs per side")
     print(f"PyTorch {torch.__version__} (oneDNN {torch.backends.mkldnn.version() if hasattr(torch.backends.mkldnn, 'version') else '?'})")
-    rounds = {"trainer": [], "PyTorch": []}
-    for r in range(bench_env.ROUNDS):
-        for name, run in (("trainer", lambda: trainer_times(build_dir, args.batch, args.repeats, env)),
-                          ("PyTorch", lambda: torch_times(args.batch, args.repeats))):
-            print(f"bench: round {r + 1}/{bench_env.ROUNDS}: {name}", file=sys.stderr, flush=True)
-            rounds[name].append(run())
+    # Each run's per-shape times stay together ({"runs": [one dict per run]}) for the per-run totals.
+    runs = bench_env.alternate([
+        ("trainer", lambda: {"runs": [trainer_times(build_dir, args.batch, args.repeats, env)]}),
+        ("PyTorch", lambda: {"runs": [torch_times(args.batch, args.repeats)]}),
+    ])
+    rounds = {name: pooled_runs["runs"] for name, pooled_runs in runs.items()}
     # Pool each shape's repeats over the rounds; per-shape medians make the table, and each round's
     # whole-network total gives the spread beside the pooled total.
     pooled = {name: {c["name"]: {k: [t for run in runs for t in run[c["name"]][k]] for k in ("fwd", "bwd")}

@@ -175,30 +175,14 @@ struct BackwardWeights {
   Relayout src, diff_dst, diff_weights;
 };
 
-std::shared_ptr<Forward> forward_primitive(const Conv2dShape& s, DType dtype, bool with_bias, Activation act,
-                                           ConvAlgorithm algorithm) {
-  static onednn::PrimitiveCache<Forward> cache;
-  return onednn::call("conv2d forward", [&] {
-    return cache.get(onednn::cache_key(s, dtype, with_bias, act, algorithm), [&] {
-      const ConvDescs d = conv_dims(s);
-      const auto dt = onednn::data_type(dtype);
-      auto [pd, separate_activation] = choose_forward(s, dtype, with_bias, act, algorithm);
-      return Forward{pd,
-                     separate_activation,
-                     dnnl::convolution_forward(pd),
-                     Relayout(nhwc(d.src, dt), pd.src_desc(), false),
-                     Relayout(user_weights(s, dt), pd.weights_desc(), false),
-                     Relayout(nhwc(d.dst, dt), pd.dst_desc(), true)};
-    });
-  });
-}
-
 }  // namespace
 
 std::string conv2d_implementation(const Conv2dShape& s, DType dtype, ConvAlgorithm algorithm) {
   check_shape(s);
-  const auto f = forward_primitive(s, onednn::compute_dtype(dtype), false, Activation::Identity, algorithm);
-  return f->pd.impl_info_str();
+  // The descriptor names the implementation; no primitive is built (no JIT, nothing cached).
+  return onednn::call("conv2d implementation", [&] {
+    return choose_forward(s, onednn::compute_dtype(dtype), false, Activation::Identity, algorithm).pd.impl_info_str();
+  });
 }
 
 void conv2d_forward(const Conv2dShape& s, DType dtype, const void* x, const void* w, const float* bias,
@@ -211,8 +195,19 @@ void conv2d_forward(const Conv2dShape& s, DType dtype, const void* x, const void
     onednn::narrow(y32, y);
     return;
   }
+  static onednn::PrimitiveCache<Forward> cache;
   const bool with_bias = bias != nullptr;
-  const auto f = forward_primitive(s, dtype, with_bias, act, algorithm);
+  auto f = onednn::call("conv2d forward", [&] {
+    return cache.get(onednn::cache_key(s, dtype, with_bias, act, algorithm), [&] {
+      const ConvDescs d = conv_dims(s);
+      const auto dt = onednn::data_type(dtype);
+      auto [pd, separate_activation] = choose_forward(s, dtype, with_bias, act, algorithm);
+      return Forward{pd, separate_activation, dnnl::convolution_forward(pd),
+                     Relayout(nhwc(d.src, dt), pd.src_desc(), false),
+                     Relayout(user_weights(s, dt), pd.weights_desc(), false),
+                     Relayout(nhwc(d.dst, dt), pd.dst_desc(), true)};
+    });
+  });
   onednn::call("conv2d forward", [&] {
     Tensor keep_x, keep_w, keep_y;
     const memory xm = f->src.in(x, keep_x), wm = f->weights.in(w, keep_w);
@@ -223,10 +218,9 @@ void conv2d_forward(const Conv2dShape& s, DType dtype, const void* x, const void
     f->dst.out(ym, y);
     onednn::stream().wait();
   });
-  if (f->separate_activation) {
-    const int64_t n = s.batch * s.out_h() * s.out_w() * s.out_c;
-    if (dtype == DType::F32) activation_forward(act, static_cast<const float*>(y), static_cast<float*>(y), n);
-    else activation_forward(act, static_cast<const bfloat16*>(y), static_cast<bfloat16*>(y), n);
+  if (f->separate_activation) {  // Winograd only: f32
+    float* out = static_cast<float*>(y);
+    activation_forward(act, out, out, s.batch * s.out_h() * s.out_w() * s.out_c);
   }
 }
 
