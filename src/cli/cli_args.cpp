@@ -10,7 +10,7 @@ namespace trainer::cli {
 std::string usage() {
   return "usage: trainer --config FILE.pbtxt [--mode train|eval|benchmark|predict|summary]\n"
          "               [--override 'TEXT PROTO']... [--log-json PATH] [--checkpoint PATH]\n"
-         "               [--output DIR] [IMAGE...]\n"
+         "               [--output DIR] [--amp] [IMAGE...]\n"
          "       trainer coco-eval --annotations GT.json --detections DT.json [--stats-json OUT.json]\n"
          "\n"
          "  --config      the pipeline config (TF Object Detection API text format, plus trainer's sections)\n"
@@ -18,7 +18,9 @@ std::string usage() {
          "  --override    text proto merged over the config, e.g. 'train_config { batch_size: 64 }'\n"
          "  --log-json    append DLLogger-style JSON lines to PATH\n"
          "  --checkpoint  eval/predict: use this checkpoint instead of the newest in runtime.model_dir\n"
-         "  --output      predict: write the images with their detections drawn into DIR\n";
+         "  --output      predict: write the images with their detections drawn into DIR\n"
+         "  --amp         automatic mixed precision, as NVIDIA's recipes and torch.autocast mean it: FP16 with\n"
+         "                dynamic loss scaling on CUDA, BF16 on the CPU (precision.compute_dtype)\n";
 }
 
 namespace {
@@ -70,6 +72,9 @@ std::optional<CliArgs> parse_args(int argc, char** argv) {
       args.checkpoint = take();
     } else if (a == "--output") {
       args.output_dir = take();
+    } else if (a == "--amp") {
+      TRAINER_CHECK(!has_inline, "--amp takes no value");
+      args.amp = true;
     } else if (a.rfind("-", 0) == 0) {
       fail("unknown option ", a, " (see trainer --help)");
     } else {

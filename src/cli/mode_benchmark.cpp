@@ -107,9 +107,9 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
   }
 
   const double train_rate = mean(train_ips), infer_rate = mean(infer_ips);
-  std::printf("model: %s  train batch %lld  inference batch %lld  dtype %s  device %s  threads %d\n",
+  std::printf("model: %s  train batch %lld  inference batch %lld  precision %s  device %s  threads %d\n",
               task.architecture().c_str(), static_cast<long long>(train_batch), static_cast<long long>(infer_batch),
-              std::string(dtype_name(p.run.compute_dtype)).c_str(), p.run.device.name().c_str(), num_threads());
+              p.run.precision.name(), p.run.device.name().c_str(), num_threads());
   std::printf("train imgs/sec: %.3f\n", train_rate);
   std::printf("infer imgs/sec: %.3f\n", infer_rate);
   if (!latency_ms.empty())

@@ -16,7 +16,9 @@
 namespace trainer::cli {
 namespace {
 
-DType compute_dtype_of(const config::TrainEvalPipelineConfig& c) {
+// precision.compute_dtype (or the TF OD API's use_bfloat16) as the run's precision policy.
+PrecisionPolicy precision_of(const config::TrainEvalPipelineConfig& c) {
+  using Mode = PrecisionPolicy::Mode;
   const bool cuda = c.runtime().device() == config::RuntimeConfig::CUDA;
   // The TF OD API's use_bfloat16 (the TF2 zoo's TPU configs) is our BF16; a precision section
   // that says otherwise is a contradiction, not a choice.
@@ -25,18 +27,31 @@ DType compute_dtype_of(const config::TrainEvalPipelineConfig& c) {
                   "train_config.use_bfloat16: true contradicts precision.compute_dtype ",
                   config::PrecisionConfig::ComputeDtype_Name(c.precision().compute_dtype()),
                   "; remove one of them");
-    return DType::BF16;
+    return PrecisionPolicy(Mode::BF16);
   }
   switch (c.precision().compute_dtype()) {
-    case config::PrecisionConfig::FP32: return DType::F32;
-    case config::PrecisionConfig::TF32: return DType::F32;  // a tensor-core mode; on CPUs it is FP32
-    case config::PrecisionConfig::BF16: return DType::BF16;
+    case config::PrecisionConfig::FP32: return PrecisionPolicy(Mode::FP32);
+    case config::PrecisionConfig::TF32: return PrecisionPolicy(Mode::TF32);
+    case config::PrecisionConfig::BF16: return PrecisionPolicy(Mode::BF16);
     case config::PrecisionConfig::FP16:
-      TRAINER_CHECK(cuda, "precision.compute_dtype FP16 needs runtime.device CUDA: CPUs have no fp16 convolutions; "
-                          "use BF16 (or FP32) on the CPU");
-      return DType::F16;
+      TRAINER_CHECK(cuda, "precision.compute_dtype FP16 needs runtime.device CUDA: this build's oneDNN (",
+                    cpu::onednn_version(), ") has no fp16 convolutions on CPUs (oneDNN 3.x added them for "
+                    "AVX512-FP16 / AMX-FP16); use BF16 on the CPU (or FP32)");
+      return PrecisionPolicy(Mode::FP16);
   }
-  return DType::F32;
+  return PrecisionPolicy(Mode::FP32);
+}
+
+// --amp: the automatic mixed precision of the run's device, as torch.autocast picks it (float16 on
+// CUDA, bfloat16 on CPUs) and NVIDIA's recipes train it (FP16 with dynamic loss scaling).
+void use_amp(config::TrainEvalPipelineConfig& c) {
+  const auto amp = c.runtime().device() == config::RuntimeConfig::CUDA ? config::PrecisionConfig::FP16
+                                                                        : config::PrecisionConfig::BF16;
+  TRAINER_CHECK(!c.precision().has_compute_dtype() || c.precision().compute_dtype() == amp,
+                "--amp means precision.compute_dtype ", config::PrecisionConfig::ComputeDtype_Name(amp), " on ",
+                config::RuntimeConfig::Device_Name(c.runtime().device()), ", but the config sets ",
+                config::PrecisionConfig::ComputeDtype_Name(c.precision().compute_dtype()), "; drop one of them");
+  c.mutable_precision()->set_compute_dtype(amp);
 }
 
 // The process's rank on its node under mpirun / srun (0 when started alone).
@@ -54,7 +69,6 @@ void use_cuda(Pipeline& p) {
   cuda::register_runtime();
   const std::string gpu = cuda::select_device(local_rank());
   p.run.device = Device::cuda();
-  p.run.allow_tf32 = p.config.precision().compute_dtype() == config::PrecisionConfig::TF32;
 #if TRAINER_CUDA_EMULATED
   TRAINER_CHECK(rt.conv_backend() == config::RuntimeConfig::NATIVE,
                 "runtime.conv_backend CUDNN needs a real CUDA build (cmake -DTRAINER_CUDA=ON with nvcc): this build "
@@ -65,7 +79,7 @@ void use_cuda(Pipeline& p) {
 #else
   if (rt.conv_backend() == config::RuntimeConfig::CUDNN) {
     cuda::LibraryOptions o;
-    o.allow_tf32 = p.run.allow_tf32;
+    o.allow_tf32 = p.run.precision.allow_tf32();
     p.libraries = std::make_shared<cuda::StreamContext>(nullptr, o);
     p.run.libraries = p.libraries.get();
   }
@@ -91,6 +105,7 @@ void use_cpu(Pipeline& p) {
   log_info("cpu: ", cpu::instruction_set(), ", cpu_conv_algorithm ",
            config::RuntimeConfig::CpuConvAlgorithm_Name(choice), " (3x3 stride-1 convolutions run ",
            cpu::conv2d_implementation(probe, DType::F32, p.run.cpu_conv_algorithm), ")");
+  if (p.run.precision.gemm() == DType::BF16) log_info("cpu: bf16 convolutions and matmuls use ", cpu::bf16_path());
 }
 
 }  // namespace
@@ -98,11 +113,13 @@ void use_cpu(Pipeline& p) {
 Pipeline load_pipeline(const CliArgs& args) {
   Pipeline p;
   p.config = config::load_pipeline_config(args.config_path, args.overrides);
+  if (args.amp) use_amp(p.config);
   config::validate(p.config, args.config_path);
   p.config_text = config::to_text(p.config);
+  p.run.precision = precision_of(p.config);
   if (p.config.runtime().device() == config::RuntimeConfig::CUDA) use_cuda(p);
   else use_cpu(p);
-  p.run.compute_dtype = compute_dtype_of(p.config);
+  log_info("precision ", p.run.precision.describe());
   p.run.seed = p.config.runtime().seed();
   set_num_threads(static_cast<int>(p.config.runtime().num_threads()));
   if (args.mode != Mode::Summary) {
@@ -155,10 +172,7 @@ train::TrainerOptions trainer_options(const Pipeline& p) {
   const config::TrainConfig& tc = p.config.train_config();
   train::TrainerOptions o;
   o.num_steps = tc.num_steps();
-  o.compute_dtype = p.run.compute_dtype;
-  o.allow_tf32 = p.run.allow_tf32;
-  o.libraries = p.run.libraries;
-  o.cpu_conv_algorithm = p.run.cpu_conv_algorithm;
+  o.execution = p.run;
   const config::MomentumOptimizer& m = tc.optimizer().momentum_optimizer();
   o.optimizer.momentum = m.momentum_optimizer_value();
   o.optimizer.nesterov = m.use_nesterov();
@@ -167,7 +181,7 @@ train::TrainerOptions trainer_options(const Pipeline& p) {
   if (pr.has_static_loss_scale()) {
     o.loss_scaling.mode = train::LossScalerOptions::Mode::Static;
     o.loss_scaling.initial_scale = pr.static_loss_scale();
-  } else if (pr.has_dynamic_loss_scale() || p.run.compute_dtype == DType::F16) {
+  } else if (pr.has_dynamic_loss_scale() || p.run.precision.needs_loss_scaling()) {
     o.loss_scaling.mode = train::LossScalerOptions::Mode::Dynamic;
     o.loss_scaling.initial_scale = pr.dynamic_loss_scale().initial_scale();
     o.loss_scaling.growth_interval = pr.dynamic_loss_scale().growth_interval();

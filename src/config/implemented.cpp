@@ -200,9 +200,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"runtime.keep_checkpoint_max"},
       {"runtime.checkpoint_every_n_steps"},
       {"runtime.log_every_n_steps"},
-      {"precision.compute_dtype", {"FP32", "TF32", "BF16"},
-       "FP16 is not wired yet: the CUDA kernels compute in f16, but the FP16 recipe (dynamic loss scaling "
-       "by default, f16 activations end to end) comes with mixed precision; use BF16"},
+      {"precision.compute_dtype"},
       {"precision.static_loss_scale"},
       {"precision.dynamic_loss_scale.initial_scale"},
       {"precision.dynamic_loss_scale.growth_interval"},

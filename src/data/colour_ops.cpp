@@ -271,8 +271,9 @@ void resample(const FloatImage& src, const CropBox& box, int out_height, int out
   switch (dtype) {
     case DType::F32: return resample_as(src, xs, ys, norm, static_cast<float*>(dst));
     case DType::BF16: return resample_as(src, xs, ys, norm, static_cast<bfloat16*>(dst));
+    case DType::F16: return resample_as(src, xs, ys, norm, static_cast<float16*>(dst));
     case DType::U8: return resample_as(src, xs, ys, norm, static_cast<uint8_t*>(dst));
-    default: fail("resample: images can be stored as f32, bf16 or u8, not ", dtype_name(dtype));
+    default: fail("resample: images can be stored as f32, bf16, f16 or u8, not ", dtype_name(dtype));
   }
 }
 

@@ -61,8 +61,9 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Sam
   const auto& o = options_;
   TRAINER_CHECK(o.num_workers >= 1, "loader: num_workers must be at least 1, got ", o.num_workers);
   TRAINER_CHECK(o.prefetch_batches >= 1, "loader: prefetch_batches must be at least 1, got ", o.prefetch_batches);
-  TRAINER_CHECK(o.image_dtype == DType::F32 || o.image_dtype == DType::BF16 || o.image_dtype == DType::U8,
-                "loader: image_dtype must be f32, bf16 or u8, not ", dtype_name(o.image_dtype));
+  TRAINER_CHECK(o.image_dtype == DType::F32 || o.image_dtype == DType::BF16 || o.image_dtype == DType::F16 ||
+                    o.image_dtype == DType::U8,
+                "loader: image_dtype must be f32, bf16, f16 or u8, not ", dtype_name(o.image_dtype));
   TRAINER_CHECK(o.max_bad_fraction >= 0 && o.max_bad_fraction <= 1, "loader: max_bad_fraction ", o.max_bad_fraction,
                 " is not in [0, 1]");
   TRAINER_CHECK(start.epoch >= 0 && start.batch >= 0 && start.batch <= batches_per_epoch(), "loader: cursor (epoch ",

@@ -14,8 +14,9 @@ Classifier::Classifier(const ClassifierConfig& c, uint64_t seed) : config_(c) {
 
 Tensor Classifier::forward(Context& ctx, const Tensor& images) const {
   const Tensor features = backbone_->forward(ctx, images).back();
-  Tensor logits = fc_->forward(ctx, ops::global_avg_pool(ctx, features));
-  return ops::cast(ctx, logits, DType::F32);  // the loss runs in f32
+  // In the activations' dtype: the loss and the metrics are f32 islands that widen what they read
+  // (trainer/ops/precision.h).
+  return fc_->forward(ctx, ops::global_avg_pool(ctx, features));
 }
 
 }  // namespace trainer::models

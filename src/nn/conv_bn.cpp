@@ -32,7 +32,7 @@ double Conv2d::flops(const Tensor& y) const {
 
 Tensor Conv2d::forward(Context& ctx, const Tensor& x) const {
   Tensor y = ops::conv2d(ctx, x, weight_->value, bias_ ? bias_->value : Tensor(), options());
-  report(ctx, "Conv2d", y, weight_->value.numel() + (bias_ ? bias_->value.numel() : 0), flops(y));
+  report(ctx, "Conv2d", OpClass::Gemm, y, weight_->value.numel() + (bias_ ? bias_->value.numel() : 0), flops(y));
   return y;
 }
 
@@ -51,7 +51,7 @@ Tensor BatchNorm::forward(Context& ctx, const Tensor& x, Activation act) const {
   o.frozen = config_.frozen;
   o.activation = act;
   Tensor y = ops::batch_norm(ctx, x, gamma_->value, beta_->value, mean_->value, var_->value, o);
-  report(ctx, "BatchNorm", y, 2 * config_.channels, 4.0 * static_cast<double>(y.numel()));
+  report(ctx, "BatchNorm", OpClass::Normalization, y, 2 * config_.channels, 4.0 * static_cast<double>(y.numel()));
   return y;
 }
 
@@ -103,7 +103,7 @@ Tensor ConvBnAct::forward(Context& ctx, const Tensor& x) const {
   }
   if (folded_version_ != store_.version()) refold();
   Tensor y = ops::conv2d(ctx, x, folded_weight_, folded_bias_, conv_->options(act_));
-  report(ctx, "ConvBnAct", y, (own_conv_ ? conv_->weight().value.numel() : 0) + 2 * bn_.config().channels,
+  report(ctx, "ConvBnAct", OpClass::Gemm, y, (own_conv_ ? conv_->weight().value.numel() : 0) + 2 * bn_.config().channels,
          conv_->flops(y) + 2.0 * static_cast<double>(y.numel()));
   return y;
 }

@@ -23,8 +23,8 @@ Tensor conv2d(Context& ctx, const Tensor& x_in, const Tensor& w_in, const Tensor
               const Conv2dOptions& o) {
   ops_detail::check_rank("conv2d", x_in, 4, "NHWC input");
   ops_detail::check_rank("conv2d", w_in, 4, "OHWI weight");
-  const Tensor x = cast(ctx, x_in, ctx.compute_dtype).contiguous();
-  const Tensor w = cast(ctx, w_in, ctx.compute_dtype).contiguous();
+  const Tensor x = cast(ctx, x_in, ctx.gemm_dtype()).contiguous();
+  const Tensor w = cast(ctx, w_in, ctx.gemm_dtype()).contiguous();
   TRAINER_CHECK(x.dim(3) == w.dim(3) * o.groups, "conv2d: input ", x_in.describe(), " has ", x.dim(3),
                 " channels but weight ", w_in.describe(), " with groups=", o.groups, " expects ", w.dim(3) * o.groups);
   if (bias.defined())

@@ -14,7 +14,7 @@ struct GemmRunner {
   cuda::GemmOptions gemm;
   cuda::StreamContext* libraries;
 
-  explicit GemmRunner(const Context& ctx) : stream(ctx.stream), gemm{ctx.allow_tf32}, libraries(ctx.libraries) {}
+  explicit GemmRunner(const Context& ctx) : stream(ctx.stream), gemm{ctx.precision.allow_tf32()}, libraries(ctx.libraries) {}
 
   template <class Cpu, class Native, class Library>
   void run(const char* op, const Tensor& like, Cpu&& cpu_call, Native&& native_call, [[maybe_unused]] Library&& library_call) const {

@@ -37,8 +37,8 @@ Tensor linear(Context& ctx, const Tensor& x_in, const Tensor& w_in, const Tensor
   if (bias.defined())
     TRAINER_CHECK(bias.dtype() == DType::F32 && bias.rank() == 1 && bias.dim(0) == w_in.dim(0), "linear: bias ",
                   bias.describe(), " for ", w_in.dim(0), " outputs");
-  const Tensor x = cast(ctx, x_in, ctx.compute_dtype).contiguous();
-  const Tensor w = cast(ctx, w_in, ctx.compute_dtype).contiguous();
+  const Tensor x = cast(ctx, x_in, ctx.gemm_dtype()).contiguous();
+  const Tensor w = cast(ctx, w_in, ctx.gemm_dtype()).contiguous();
   ops_detail::check_same("linear", x, w);
   const int64_t n = x.dim(0), in = x.dim(1), out = w.dim(0);
   Tensor y = Tensor::empty({n, out}, x.dtype(), x.device());

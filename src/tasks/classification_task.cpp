@@ -143,7 +143,7 @@ data::Batch ClassificationTask::synthetic_batch(int64_t n) const {
   for (int64_t i = 0; i < images.numel(); ++i) x[i] = rng.normal();
   for (int64_t i = 0; i < n; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>(rng.below(model_.num_classes()));
   data::Batch b;
-  b.images = math::cast(images, run_.compute_dtype);
+  b.images = math::cast(images, run_.precision.activations());
   b.labels = labels;
   return b;
 }
@@ -221,10 +221,9 @@ void ClassificationTask::trace(LayerObserver& observer) {
   Tape unused;  // a tape (never run) keeps conv, batchnorm and activation as separate rows
   Context ctx = run_.inference_context();
   ctx.tape = &unused;
-  ctx.compute_dtype = DType::F32;
   ctx.observer = &observer;
   const Shape s = input_shape();
-  model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32, ctx.device));
+  model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, run_.precision.activations(), ctx.device));
 }
 
 }  // namespace trainer::tasks

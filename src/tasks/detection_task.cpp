@@ -139,7 +139,7 @@ data::Batch DetectionTask::synthetic_batch(int64_t n) const {
   data::DetectionTransformOptions t = ssd_transform_options(config_, false);
   const data::DetectionTransform transform(t);
   const Shape s = transform.sample_shape();
-  const DType dtype = run_.compute_dtype == DType::BF16 ? DType::BF16 : DType::F32;
+  const DType dtype = run_.precision.activations();
   data::Batch b;
   b.images = Tensor::empty({n, s[0], s[1], s[2]}, dtype);
   b.labels = Tensor::full({n}, -1, DType::I32);
@@ -264,10 +264,9 @@ void DetectionTask::trace(LayerObserver& observer) {
   Tape unused;  // a tape (never run) keeps conv, batchnorm and activation as separate rows
   Context ctx = run_.inference_context();
   ctx.tape = &unused;
-  ctx.compute_dtype = DType::F32;
   ctx.observer = &observer;
   const Shape s = input_shape();
-  model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32, ctx.device));
+  model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, run_.precision.activations(), ctx.device));
 }
 
 }  // namespace trainer::tasks

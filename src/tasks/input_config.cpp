@@ -24,7 +24,7 @@ data::LoaderOptions loader_options(const config::TrainEvalPipelineConfig& c, Spl
   o.prefetch_batches = std::max(1, r.num_prefetch_batches());
   o.seed = run.seed;
   o.rank = run.rank, o.world_size = run.world_size;
-  o.image_dtype = run.compute_dtype == DType::BF16 ? DType::BF16 : DType::F32;
+  o.image_dtype = run.precision.activations();  // the loader writes what the first layer reads
   return o;
 }
 

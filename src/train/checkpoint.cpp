@@ -67,6 +67,8 @@ std::string CheckpointManager::save(const nn::ParameterStore& store, const Tenso
       {"loader_batch", std::to_string(s.loader_batch)},
       {"loss_scale", shortest_text(s.loss_scale)},
       {"loss_scale_good_steps", std::to_string(s.loss_scale_good_steps)},
+      {"loss_scale_overflows", std::to_string(s.loss_scale_overflows)},
+      {"skipped_steps", std::to_string(s.skipped_steps)},
       {"config", config_text}};
   char name[64];
   std::snprintf(name, sizeof name, "ckpt-%09lld.safetensors", static_cast<long long>(s.step));
@@ -115,6 +117,9 @@ TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store
   s.loader_batch = meta_int(file.metadata, "loader_batch", path);
   s.loss_scale_good_steps = meta_int(file.metadata, "loss_scale_good_steps", path);
   s.loss_scale = std::stod(file.metadata.at("loss_scale"));
+  // Absent from checkpoints written before they were counted.
+  if (file.metadata.count("loss_scale_overflows")) s.loss_scale_overflows = meta_int(file.metadata, "loss_scale_overflows", path);
+  if (file.metadata.count("skipped_steps")) s.skipped_steps = meta_int(file.metadata, "skipped_steps", path);
   return s;
 }
 

@@ -17,13 +17,13 @@ bool LossScaler::unscale_and_check(Tensor& grads, double* squared_norm) {
   if (squared_norm) *squared_norm = r.squared_norm;
   const bool finite = r.all_finite;
   if (options_.mode != LossScalerOptions::Mode::Dynamic) {
-    skipped_ += !finite;
+    overflows_ += !finite;
     return finite;
   }
   if (!finite) {
     scale_ = std::max(options_.min_scale, scale_ * options_.backoff_factor);
     good_steps_ = 0;
-    ++skipped_;
+    ++overflows_;
     return false;
   }
   if (++good_steps_ >= options_.growth_interval) {

@@ -36,7 +36,8 @@ std::optional<TrainingState> Trainer::resume() {
   TrainingState s = load_checkpoint(*path, task_.store(), &optimizer_.accumulators());
   step_ = s.step;
   resume_cursor_ = {s.loader_epoch, s.loader_batch};
-  scaler_.restore(s.loss_scale, s.loss_scale_good_steps);
+  scaler_.restore(s.loss_scale, s.loss_scale_good_steps, s.loss_scale_overflows);
+  skipped_steps_ = s.skipped_steps;
   log_info("resumed from ", *path, " at step ", s.step);
   return s;
 }
@@ -46,13 +47,14 @@ StepResult Trainer::step(const TrainBatch& batch) {
   StepResult r;
   r.lr = options_.schedule.at(step_);
   r.loss_scale = scaler_.scale();
+  // The forward pass updates batchnorm's running statistics before anyone knows whether this
+  // step's gradients are finite: keep the old ones to put back if the step is skipped.
+  Tensor& statistics = store.buffer_values();
+  const Tensor statistics_before = statistics.defined() ? statistics.clone() : Tensor();
   {
     Tape tape;
-    Context ctx{&tape, true, options_.compute_dtype};
+    Context ctx(options_.execution, &tape, true);
     ctx.device = store.device();
-    ctx.allow_tf32 = options_.allow_tf32;
-    ctx.libraries = options_.libraries;
-    ctx.cpu_conv_algorithm = options_.cpu_conv_algorithm;
     store.track(tape);
     const Tensor loss = task_.loss(ctx, batch, step_);
     r.loss = loss.item();
@@ -63,16 +65,25 @@ StepResult Trainer::step(const TrainBatch& batch) {
   Tensor& grads = store.grads();
   double squared_norm = 0;
   r.applied = scaler_.unscale_and_check(grads, &squared_norm) && std::isfinite(r.loss);
+  if (!r.applied) {
+    // Skipped completely: no update, no momentum, no running statistics, and the learning-rate
+    // schedule does not advance (step_ counts updates).
+    ++skipped_steps_;
+    if (statistics_before.defined()) statistics.copy_from(statistics_before);
+    r.skipped_steps = skipped_steps_;
+    r.overflows = scaler_.overflows();
+  }
   if (r.applied) {
     r.grad_norm = std::sqrt(squared_norm);
     if (options_.clip_gradient_norm > 0 && r.grad_norm > options_.clip_gradient_norm)
       math::scale_(grads, static_cast<float>(options_.clip_gradient_norm / r.grad_norm));
     optimizer_.step(r.lr);
     bad_in_a_row_ = 0;
-  } else if (options_.loss_scaling.mode != LossScalerOptions::Mode::Dynamic) {
-    // Without dynamic scaling, a non-finite loss or gradient is a diverging run, not an
-    // overflow to back off from: skip the update (the weights stay good) and give up if it
-    // keeps happening.
+  } else if (options_.loss_scaling.mode != LossScalerOptions::Mode::Dynamic ||
+             scaler_.scale() <= options_.loss_scaling.min_scale) {
+    // Without dynamic scaling (or with the scale already at its floor), a non-finite loss or
+    // gradient is a diverging run, not an overflow to back off from: skip the update (the
+    // weights stay good) and give up if it keeps happening.
     ++bad_in_a_row_;
     log_warn("step ", step_, ": non-finite ", std::isfinite(r.loss) ? "gradients" : "loss", " (loss ", r.loss,
              ", lr ", r.lr, "); update skipped");
@@ -80,8 +91,13 @@ StepResult Trainer::step(const TrainBatch& batch) {
                   " steps in a row with a non-finite loss or gradients, the last at step ", step_,
                   " (lr ", r.lr, "); lower the learning rate or enable loss scaling, and resume from the last "
                   "checkpoint");
+  } else {
+    log_info("step ", step_, ": gradients overflowed at loss scale ", r.loss_scale, "; update skipped, scale now ",
+             scaler_.scale());
   }
-  ++step_;
+  r.skipped_steps = skipped_steps_;
+  r.overflows = scaler_.overflows();
+  if (r.applied) ++step_;
   return r;
 }
 
@@ -92,6 +108,8 @@ std::optional<std::string> Trainer::save(const BatchSource& source) {
   std::tie(s.loader_epoch, s.loader_batch) = source.cursor();
   s.loss_scale = scaler_.scale();
   s.loss_scale_good_steps = scaler_.good_steps();
+  s.loss_scale_overflows = scaler_.overflows();
+  s.skipped_steps = skipped_steps_;
   return checkpoints_->save(task_.store(), &optimizer_.accumulators(), s, options_.config_text, task_.architecture());
 }
 
@@ -110,12 +128,14 @@ void Trainer::run(BatchSource& source) {
     window_loss += r.loss;
     ++window_steps;
     const bool last = total > 0 && step_ == total;
-    if (step_ % std::max<int64_t>(options_.log_every, 1) == 0 || last) {
+    // A skipped batch leaves step_ where it was: log and checkpoint on the updates only.
+    if (r.applied && (step_ % std::max<int64_t>(options_.log_every, 1) == 0 || last)) {
       const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double ips = secs > 0 ? window_images / secs : 0;
       const double mean_loss = window_loss / window_steps;
-      log_.log(step_, {{"loss", mean_loss}, {"lr", r.lr}, {"loss_scale", r.loss_scale},
-                       {"train.imgs_per_sec", ips}, {"grad_norm", r.grad_norm}});
+      log_.log(step_, {{"loss", mean_loss}, {"lr", r.lr}, {"loss_scale", scaler_.scale()},
+                       {"train.imgs_per_sec", ips}, {"grad_norm", r.grad_norm}, {"skipped_steps", r.skipped_steps},
+                       {"loss_scale_overflows", r.overflows}});
       const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
       const double per_step = elapsed / static_cast<double>(step_ - first_step);
       const std::string eta = total > 0 ? " eta " + format_duration(per_step * static_cast<double>(total - step_)) : "";
@@ -129,7 +149,8 @@ void Trainer::run(BatchSource& source) {
       window_images = window_steps = 0;
       window_loss = 0;
     }
-    if (checkpoints_ && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && !last) save(source);
+    if (r.applied && checkpoints_ && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && !last)
+      save(source);
   }
   if (checkpoints_) {
     const auto path = save(source);

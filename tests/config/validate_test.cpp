@@ -112,10 +112,6 @@ TEST(ConfigValidate, UnimplementedValuesAreNamedWithTheImplementedOnes) {
   EXPECT_EQ(joined(problems_with("train_input_reader { shuffle: false }")),
             "train_input_reader.shuffle: false is valid but not implemented yet (implemented: true); "
             "training always shuffles, deterministically from runtime.seed\n");
-  EXPECT_EQ(joined(problems_with("precision { compute_dtype: FP16 }")),
-            "precision.compute_dtype: FP16 is valid but not implemented yet (implemented: FP32, TF32, "
-            "BF16); FP16 is not wired yet: the CUDA kernels compute in f16, but the FP16 recipe (dynamic loss "
-            "scaling by default, f16 activations end to end) comes with mixed precision; use BF16\n");
   EXPECT_EQ(joined(problems_with("eval_config { metrics_set: [\"classification_metrics\", "
                                  "\"coco_detection_metrics\"] }")),
             "eval_config.metrics_set[1]: \"coco_detection_metrics\" does not fit this model; use "

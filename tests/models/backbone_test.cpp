@@ -113,9 +113,11 @@ TEST(WeightSharedBoxPredictor, SharesConvolutionsAcrossLevelsButNotBatchnorm) {
   // Per tower: 2 shared 3x3 convs (no bias) + 2 x 3 levels of BN; heads with bias.
   const int64_t tower = 2 * 9 * 8 * 8 + 2 * 3 * 2 * 8;
   EXPECT_EQ(store.count(), 2 * tower + (9 * 8 * 24 + 24) + (9 * 8 * 24 + 24));
-  for (const nn::Parameter& p : store.params())
-    if (p.name == "predictor.class_head.bias")
+  for (const nn::Parameter& p : store.params()) {
+    if (p.name == "predictor.class_head.bias") {
       for (float b : p.value.to_floats()) EXPECT_FLOAT_EQ(b, -4.6f);
+    }
+  }
 
   // Levels of 4x4, 2x2, 1x1: 6 anchors each -> (16 + 4 + 1) x 6 = 126 predictions.
   Tape tape;
@@ -137,8 +139,9 @@ TEST(WeightSharedBoxPredictor, SharesConvolutionsAcrossLevelsButNotBatchnorm) {
     if (p.name.find("class_tower") == std::string::npos) continue;
     double g = 0;
     for (float v : p.grad.to_floats()) g += std::abs(v);
-    if (p.name.find("gamma") != std::string::npos || p.name.find("weight") != std::string::npos)
+    if (p.name.find("gamma") != std::string::npos || p.name.find("weight") != std::string::npos) {
       EXPECT_GT(g, 0.0) << p.name;
+    }
   }
 }
 

@@ -48,7 +48,7 @@ TEST(ResNet, OutputShapesAndFusedInferenceMatchesUnfused) {
   // Give batchnorm non-trivial running statistics first (a training-mode forward).
   {
     Tape tape;
-    Context train{&tape, true, DType::F32};
+    Context train{&tape, true};
     net.store().track(tape);
     EXPECT_EQ(net.forward(train, x).shape(), (Shape{2, 10}));
     net.store().untrack();
@@ -57,7 +57,7 @@ TEST(ResNet, OutputShapesAndFusedInferenceMatchesUnfused) {
   Context eval;  // no tape, not training: the folded conv+bn+relu path
   const std::vector<float> fused = net.forward(eval, x).to_floats();
   Tape unused;
-  Context unfused{&unused, false, DType::F32};  // a tape forces separate conv, bn, relu ops
+  Context unfused{&unused, false};  // a tape forces separate conv, bn, relu ops
   const std::vector<float> plain = net.forward(unfused, x).to_floats();
   ASSERT_EQ(fused.size(), 20u);
   for (size_t i = 0; i < fused.size(); ++i) EXPECT_NEAR(fused[i], plain[i], 1e-4 * (1 + std::abs(plain[i])));

@@ -107,7 +107,7 @@ TEST(DetectionLoss, SigmoidFocalLossStaysAccurateAtHugeLogits) {
     }
   const Shape shape{1, 2, k};
   Tape tape;
-  Context ctx{&tape, true, DType::F32};
+  Context ctx{&tape, true};
   Tensor x = Tensor::from_floats(shape, logits);
   Tensor grad = Tensor::zeros(shape, DType::F32);
   tape.track_leaf(x, grad);
@@ -150,7 +150,7 @@ TEST(DetectionLoss, SigmoidFocalLossGradientAcrossTheLogitRange) {
   const int64_t n = static_cast<int64_t>(logits.size());
   const Shape shape{1, n, 1};
   Tape tape;
-  Context ctx{&tape, true, DType::F32};
+  Context ctx{&tape, true};
   Tensor x = Tensor::from_floats(shape, logits);
   Tensor grad = Tensor::zeros(shape, DType::F32);
   tape.track_leaf(x, grad);
@@ -205,7 +205,7 @@ TEST(DetectionLoss, SmoothL1Loss) {
 TEST(DetectionLoss, SmoothL1IgnoresNanTargets) {
   // ignore_nan_targets: a NaN target is replaced by the prediction, so it adds nothing.
   Tape tape;
-  Context ctx{&tape, true, DType::F32};
+  Context ctx{&tape, true};
   Tensor pred = Tensor::from_floats({1, 1, 4}, {0.5f, 3.f, -2.f, 0.f});
   Tensor grad = Tensor::zeros({1, 1, 4}, DType::F32);
   tape.track_leaf(pred, grad);

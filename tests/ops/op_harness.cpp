@@ -105,7 +105,7 @@ void check_op(const OpCase& c, DType dtype, uint64_t seed) {
   // Forward, with every differentiable input tracked as a leaf whose gradient lands in an
   // f32 buffer we keep.
   Tape tape;
-  Context ctx{&tape, c.training, dtype};
+  Context ctx{&tape, c.training, PrecisionPolicy::computing_in(dtype)};
   ctx.device = test_device();
   std::vector<Tensor> xs, grads;
   for (size_t i = 0; i < raw.size(); ++i) {

@@ -140,7 +140,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, BatchNormTest,
 
 TEST(Ops, BatchNormUpdatesRunningStatisticsWithUnbiasedVariance) {
   Tape tape;
-  Context ctx{&tape, true, DType::F32};
+  Context ctx{&tape, true};
   Tensor x = Tensor::from_floats({4, 1}, {1, 2, 3, 6});  // mean 3, biased var 3.5, unbiased 14/3
   Tensor gamma = Tensor::full({1}, 1.0, DType::F32), beta = Tensor::zeros({1}, DType::F32);
   Tensor rm = Tensor::zeros({1}, DType::F32), rv = Tensor::full({1}, 1.0, DType::F32);
@@ -424,7 +424,7 @@ TEST(Ops, BatchNormStatisticsWithALargeMean) {
   for (float x : v) var += (x - m) * (x - m);
   var /= rows;
   Tape tape;
-  Context ctx{&tape, true, DType::F32};
+  Context ctx{&tape, true};
   Tensor gamma = Tensor::full({1}, 1.0, DType::F32), beta = Tensor::zeros({1}, DType::F32);
   Tensor rm = Tensor::zeros({1}, DType::F32), rv = Tensor::zeros({1}, DType::F32);
   ops::BatchNormOptions o;

@@ -12,7 +12,7 @@ TEST(Tape, FreesSavedTensorsAsItUnwinds) {
   const size_t before = cpu_allocator_stats().in_use;
   {
     Tape tape;
-    Context ctx{&tape, true, DType::F32};
+    Context ctx{&tape, true};
     Tensor w = Tensor::full({256, 256}, 0.5, DType::F32), gw = Tensor::zeros({256, 256}, DType::F32);
     tape.track_leaf(w, gw);
     Tensor h = w;
@@ -30,7 +30,7 @@ TEST(Tape, FreesSavedTensorsAsItUnwinds) {
 
 TEST(Tape, LeavesThatGetNoGradientAreZeroed) {
   Tape tape;
-  Context ctx{&tape, true, DType::F32};
+  Context ctx{&tape, true};
   Tensor a = Tensor::full({3}, 2.0, DType::F32), b = Tensor::full({3}, 1.0, DType::F32);
   Tensor ga = Tensor::full({3}, 7.0, DType::F32), gb = Tensor::full({3}, 7.0, DType::F32);
   tape.track_leaf(a, ga);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "trainer/config/config.h"
@@ -58,16 +59,20 @@ struct TrainingRun {
   std::vector<DeviceCopyStats> copies;  // per step
 };
 
-TrainingRun train(const config::TrainEvalPipelineConfig& c, Device device, int steps, int64_t batch_size) {
+TrainingRun train(const config::TrainEvalPipelineConfig& c, Device device, int steps, int64_t batch_size,
+                  PrecisionPolicy precision = {}, double lr = 0.001) {
   if (!device.is_cpu()) cuda::register_runtime();
   RunContext run;
   run.seed = 7;
   run.device = device;
+  run.precision = precision;
   const std::unique_ptr<Task> task = create_task(c, run);
   train::TrainerOptions o;
+  o.execution = run;
   o.schedule.kind = train::LearningRateSchedule::Kind::Constant;
-  o.schedule.base = 0.001;
+  o.schedule.base = lr;
   o.optimizer.momentum = 0.9;
+  if (precision.needs_loss_scaling()) o.loss_scaling.mode = train::LossScalerOptions::Mode::Dynamic;
   task->configure(o);
   MetricsLog log;
   train::Trainer trainer(*task, o, log);
@@ -153,6 +158,138 @@ TEST(CudaStep, ReducedSsdMatchesTheCpuFor3Steps) {
     EXPECT_EQ(gpu.copies[s].host_to_device, s == 0 ? 8 : 6);
     EXPECT_EQ(gpu.copies[s].device_to_host, 2);
   }
+}
+
+// Mixed precision against FP32: the same model trains on the same batch for 12 steps (the loss
+// falls to a sixth or less) in FP16 on emulated CUDA (dynamic loss scaling from 2^15) and in
+// BF16 on the CPU; at every step the loss stays within the stated distance of the FP32 curve on
+// the CPU, measured in units of the first loss (the curve's scale: a relative error near the
+// end, where the loss is small, would measure the noise of a few bits), and the loss falls by
+// as much as FP32's.
+struct CurveTolerance {
+  double per_step;  // |loss - fp32 loss| / first fp32 loss, at every step
+};
+
+void expect_loss_curve_near(const TrainingRun& run, const TrainingRun& fp32, const char* what, CurveTolerance tol) {
+  ASSERT_EQ(run.steps.size(), fp32.steps.size());
+  double worst = 0;
+  for (size_t s = 0; s < fp32.steps.size(); ++s) {
+    const double d = std::abs(run.steps[s].loss - fp32.steps[s].loss) / fp32.steps.front().loss;
+    worst = std::max(worst, d);
+    EXPECT_LE(d, tol.per_step) << what << " step " << s + 1 << ": " << run.steps[s].loss << " vs FP32 "
+                               << fp32.steps[s].loss;
+  }
+  const double drop = fp32.steps.front().loss - fp32.steps.back().loss;
+  std::printf("%s: loss %.5f -> %.5f (FP32 %.5f -> %.5f), worst step %.3g from FP32\n", what, run.steps.front().loss,
+              run.steps.back().loss, fp32.steps.front().loss, fp32.steps.back().loss, worst);
+  EXPECT_GT(drop, 0.5 * fp32.steps.front().loss) << "the FP32 curve must fall for the comparison to mean something";
+  EXPECT_NEAR(run.steps.front().loss - run.steps.back().loss, drop, 0.1 * drop) << what;
+}
+
+TEST(CudaStep, ReducedResnet50InFp16AndBf16FollowsTheFp32LossCurve) {
+  const auto c = reduced_resnet();
+  using Mode = PrecisionPolicy::Mode;
+  const TrainingRun fp32 = train(c, Device::cpu(), 12, 8, PrecisionPolicy(Mode::FP32), 0.004);
+  const TrainingRun fp16 = train(c, Device::cuda(), 12, 8, PrecisionPolicy(Mode::FP16), 0.004);
+  const TrainingRun bf16 = train(c, Device::cpu(), 12, 8, PrecisionPolicy(Mode::BF16), 0.004);
+  // Measured (AMX Xeon): FP16 1.9 %, BF16 4.0 % of the first loss at the worst step (step 3, where
+  // the curve bends); final losses 0.538 and 0.534 against FP32's 0.554, from 3.21.
+  expect_loss_curve_near(fp16, fp32, "ResNet FP16 (emulated CUDA)", {0.06});
+  expect_loss_curve_near(bf16, fp32, "ResNet BF16 (CPU)", {0.06});
+}
+
+TEST(CudaStep, ReducedSsdInFp16AndBf16FollowsTheFp32LossCurve) {
+  const auto c = reduced_ssd();
+  using Mode = PrecisionPolicy::Mode;
+  const TrainingRun fp32 = train(c, Device::cpu(), 12, 2, PrecisionPolicy(Mode::FP32), 0.004);
+  const TrainingRun fp16 = train(c, Device::cuda(), 12, 2, PrecisionPolicy(Mode::FP16), 0.004);
+  const TrainingRun bf16 = train(c, Device::cpu(), 12, 2, PrecisionPolicy(Mode::BF16), 0.004);
+  // Measured: FP16 1.5 %, BF16 1.5 % of the first loss at the worst step; final losses 0.149 and
+  // 0.156 against FP32's 0.156, from 2.02.
+  expect_loss_curve_near(fp16, fp32, "SSD FP16 (emulated CUDA)", {0.06});
+  expect_loss_curve_near(bf16, fp32, "SSD BF16 (CPU)", {0.06});
+}
+
+// A training task whose backward, when told to, turns the loss's gradient into NaN: every
+// parameter gradient then is NaN, as after an fp16 overflow deep in the network, while the
+// forward pass (and its batchnorm statistics update) ran as usual.
+class NanInjectingTask final : public train::TrainTask {
+ public:
+  explicit NanInjectingTask(Task& inner) : inner_(inner) {}
+  nn::ParameterStore& store() override { return inner_.store(); }
+  std::string architecture() const override { return inner_.architecture(); }
+  Tensor loss(Context& ctx, const train::TrainBatch& batch, int64_t step) override {
+    Tensor loss = inner_.loss(ctx, batch, step);
+    if (!inject) return loss;
+    Tensor y = loss.clone();
+    ctx.tape->track(y);
+    ctx.tape->record([x = GradRef(loss), y_ref = GradRef(y), device = loss.device()](Tape& tape) {
+      if (!tape.take_grad(y_ref).defined()) return;
+      tape.accumulate(x, Tensor::full({}, std::nan(""), DType::F32, device));
+    });
+    return y;
+  }
+  bool inject = false;
+
+ private:
+  Task& inner_;
+};
+
+std::vector<uint32_t> bits(const Tensor& t) {
+  const std::vector<float> f = t.to_floats();
+  std::vector<uint32_t> out(f.size());
+  std::memcpy(out.data(), f.data(), f.size() * 4);
+  return out;
+}
+
+// FP16 on emulated CUDA: a step whose gradients are not finite is skipped completely — weights,
+// batchnorm running statistics and the learning-rate schedule stay where they were — and the
+// dynamic loss scale halves; the next step applies at the new scale with the schedule's
+// first learning rate. (EMA is not implemented yet; the momentum buffer is covered by
+// train.TrainerStep.OverflowingStepLeavesWeightsAndMomentumUntouched.)
+TEST(CudaStep, Fp16StepWithANanGradientIsSkippedCompletelyAndTheScaleHalves) {
+  cuda::register_runtime();
+  RunContext run;
+  run.seed = 7;
+  run.device = Device::cuda();
+  run.precision = PrecisionPolicy(PrecisionPolicy::Mode::FP16);
+  const std::unique_ptr<Task> task = create_task(reduced_resnet(), run);
+  NanInjectingTask injecting(*task);
+  train::TrainerOptions o;
+  o.execution = run;
+  o.schedule.kind = train::LearningRateSchedule::Kind::CosineWithWarmup;  // lr differs at every step
+  o.schedule.base = 0.01, o.schedule.total_steps = 100, o.schedule.warmup_lr = 0.001, o.schedule.warmup_steps = 10;
+  o.optimizer.momentum = 0.9;
+  o.loss_scaling.mode = train::LossScalerOptions::Mode::Dynamic;  // x0.5 on overflow
+  // Not 2^15: at batch 4 this tiny network's f16 gradients overflow there by themselves (twice,
+  // then it trains at 2^13), which is dynamic scaling doing its job but not this test's point.
+  o.loss_scaling.initial_scale = 1024;
+  task->configure(o);
+  MetricsLog log;
+  train::Trainer trainer(injecting, o, log);
+  const DataBatch batch(task->synthetic_batch(4));
+
+  const std::vector<uint32_t> weights = bits(task->store().values()), statistics = bits(task->store().buffer_values());
+  injecting.inject = true;
+  const train::StepResult skipped = trainer.step(batch);
+  EXPECT_FALSE(skipped.applied);
+  EXPECT_TRUE(std::isfinite(skipped.loss));
+  EXPECT_EQ(skipped.loss_scale, 1024);
+  EXPECT_EQ(skipped.skipped_steps, 1);
+  EXPECT_EQ(skipped.overflows, 1);
+  EXPECT_EQ(trainer.steps_done(), 0) << "the schedule must not advance";
+  EXPECT_EQ(bits(task->store().values()), weights);
+  EXPECT_EQ(bits(task->store().buffer_values()), statistics) << "running statistics of a skipped step must be undone";
+
+  injecting.inject = false;
+  const train::StepResult next = trainer.step(batch);
+  EXPECT_TRUE(next.applied);
+  EXPECT_EQ(next.loss_scale, 512);
+  EXPECT_EQ(next.overflows, 1);
+  EXPECT_DOUBLE_EQ(next.lr, o.schedule.at(0));
+  EXPECT_EQ(trainer.steps_done(), 1);
+  EXPECT_NE(bits(task->store().values()), weights);
+  EXPECT_NE(bits(task->store().buffer_values()), statistics);
 }
 
 }  // namespace

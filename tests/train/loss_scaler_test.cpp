@@ -53,9 +53,35 @@ TEST(LossScaler, DynamicScaleFollowsGrowthAndBackoffStepByStep) {
     EXPECT_EQ(applied, s.finite) << "step " << index;
     EXPECT_EQ(scaler.scale(), s.scale_after) << "step " << index;
     skipped += !s.finite;
-    EXPECT_EQ(scaler.skipped_steps(), skipped) << "step " << index;
+    EXPECT_EQ(scaler.overflows(), skipped) << "step " << index;
     ++index;
   }
+}
+
+// NVIDIA's AMP defaults (2^15, x2 after 2000 finite steps): the scale grows on the 2000th clean
+// step, not the 1999th, and an overflow at step 1000 of the next run restarts the count.
+TEST(LossScaler, DefaultsGrowAfter2000FiniteSteps) {
+  const LossScalerOptions defaults;
+  EXPECT_EQ(defaults.initial_scale, 32768);
+  EXPECT_EQ(defaults.growth_interval, 2000);
+  LossScalerOptions o = dynamic(32768, 2000);
+  LossScaler scaler(o);
+  for (int step = 1; step <= 1999; ++step) {
+    Tensor g = grads(true, scaler.scale());
+    ASSERT_TRUE(scaler.unscale_and_check(g));
+  }
+  EXPECT_EQ(scaler.scale(), 32768);
+  Tensor g = grads(true, scaler.scale());
+  scaler.unscale_and_check(g);
+  EXPECT_EQ(scaler.scale(), 65536);
+  EXPECT_EQ(scaler.good_steps(), 0);
+  for (int step = 1; step <= 1000; ++step) {
+    Tensor h = grads(step != 1000, scaler.scale());
+    scaler.unscale_and_check(h);
+  }
+  EXPECT_EQ(scaler.scale(), 32768);
+  EXPECT_EQ(scaler.good_steps(), 0);
+  EXPECT_EQ(scaler.overflows(), 1);
 }
 
 TEST(LossScaler, BackoffNeverGoesBelowMinScaleAndFactorsComeFromOptions) {
@@ -99,7 +125,7 @@ TEST(LossScaler, StaticScaleNeverChangesButStillReportsOverflow) {
     EXPECT_EQ(scaler.unscale_and_check(g), i != 2);
     EXPECT_EQ(scaler.scale(), 128);
   }
-  EXPECT_EQ(scaler.skipped_steps(), 1);
+  EXPECT_EQ(scaler.overflows(), 1);
 }
 
 TEST(LossScaler, NoScalingMeansScaleOne) {
@@ -112,7 +138,7 @@ TEST(LossScaler, NoScalingMeansScaleOne) {
 
 TEST(LossScaler, RestoreContinuesTheCountWhereItStopped) {
   LossScaler scaler(dynamic(8, 3));
-  scaler.restore(16, 2);  // two clean steps already counted
+  scaler.restore(16, 2, 0);  // two clean steps already counted
   Tensor g = grads(true, 16);
   scaler.unscale_and_check(g);
   EXPECT_EQ(scaler.scale(), 32);

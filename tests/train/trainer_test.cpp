@@ -103,6 +103,43 @@ TEST(TrainerStep, OverflowingStepLeavesWeightsAndMomentumUntouched) {
   const std::vector<float> after = task.store().values().to_floats();
   EXPECT_NEAR(after[0], 1 - 0.1f * 4, 1e-6);
   EXPECT_NEAR(after[4], -1 - 0.1f, 1e-6);
+  // The skipped batch did not count as an update: the schedule is one step on, not two.
+  EXPECT_EQ(trainer.steps_done(), 1);
+  EXPECT_EQ(next.skipped_steps, 1);
+  EXPECT_EQ(next.overflows, 1);
+}
+
+TEST(TrainerCheckpoint, ResumeKeepsTheLossScaleAndTheSkippedAndOverflowCounts) {
+  testing::ScratchDir dir;
+  TrainerOptions o = sgd(0.1, 0.9);
+  o.model_dir = dir.path();
+  o.loss_scaling.mode = LossScalerOptions::Mode::Dynamic;
+  o.loss_scaling.initial_scale = 1e38;  // overflows once, then 5e37 applies
+  MetricsLog log;
+  LinearTask a({4, 1, 1, 1}, {1, 1});
+  Trainer first(a, o, log);
+  EXPECT_FALSE(first.step(kNoBatch).applied);
+  EXPECT_TRUE(first.step(kNoBatch).applied);
+  NoData source;
+  const std::optional<std::string> path = first.save(source);
+  ASSERT_TRUE(path.has_value());
+  const auto meta = read_safetensors(*path).metadata;
+  EXPECT_EQ(meta.at("loss_scale"), "5e+37");
+  EXPECT_EQ(meta.at("loss_scale_overflows"), "1");
+  EXPECT_EQ(meta.at("skipped_steps"), "1");
+
+  LinearTask b({4, 1, 1, 1}, {1, 1});
+  Trainer second(b, o, log);
+  const auto state = second.resume();
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->step, 1);
+  EXPECT_EQ(state->loss_scale, 5e37);
+  EXPECT_EQ(state->loss_scale_overflows, 1);
+  EXPECT_EQ(state->skipped_steps, 1);
+  const StepResult r = second.step(kNoBatch);
+  EXPECT_EQ(r.loss_scale, 5e37);
+  EXPECT_EQ(r.skipped_steps, 1);
+  EXPECT_EQ(r.overflows, 1);
 }
 
 std::vector<uint32_t> bits(const Tensor& t) {

@@ -20,6 +20,7 @@ struct CliArgs {
   std::string log_json;
   std::string checkpoint;            // eval/predict: this file instead of the newest in model_dir
   std::string output_dir;            // predict: annotated images go here
+  bool amp = false;                  // --amp: FP16 on CUDA, BF16 on the CPU
   std::vector<std::string> images;   // predict
 };
 

@@ -48,7 +48,7 @@ struct LoaderOptions {
   int prefetch_batches = 2;  // batches being filled or ready, ahead of the consumer
   uint64_t seed = 0;
   int rank = 0, world_size = 1;
-  DType image_dtype = DType::F32;  // F32 or BF16 (normalised), or U8 (raw pixels)
+  DType image_dtype = DType::F32;  // F32, BF16 or F16 (normalised), or U8 (raw pixels)
   double max_bad_fraction = 0.01;  // of the distinct samples tried (see above)
 };
 

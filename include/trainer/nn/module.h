@@ -20,8 +20,9 @@ class Module {
 
  protected:
   // Tells the context's observer (if any) about this layer's output.
-  void report(Context& ctx, const char* type, const Tensor& output, int64_t params, double flops) const {
-    if (ctx.observer) ctx.observer->layer(name_, type, output, params, flops);
+  void report(Context& ctx, const char* type, OpClass op_class, const Tensor& output, int64_t params,
+              double flops) const {
+    if (ctx.observer) ctx.observer->layer(name_, type, op_class, output, params, flops);
   }
   std::string child(const std::string& suffix) const { return name_.empty() ? suffix : name_ + "." + suffix; }
 

@@ -6,6 +6,7 @@
 #include "trainer/core/dtype.h"
 #include "trainer/kernels/cpu/conv2d.h"
 #include "trainer/kernels/cuda/stream.h"
+#include "trainer/ops/precision.h"
 
 namespace trainer::cuda {
 class StreamContext;
@@ -19,32 +20,47 @@ class LayerObserver {
  public:
   virtual ~LayerObserver() = default;
   // flops: multiply-adds x 2 for this call's whole batch.
-  virtual void layer(const std::string& name, const char* type, const Tensor& output, int64_t params,
+  // op_class: what the layer's main op is, for its precision (PrecisionPolicy::of).
+  virtual void layer(const std::string& name, const char* type, OpClass op_class, const Tensor& output, int64_t params,
                      double flops) = 0;
 };
 
-struct Context {
-  // Non-null while training: ops record their backward here. Null in eval/inference.
-  Tape* tape = nullptr;
-  // Batchnorm uses batch statistics (and updates running ones) when true.
-  bool training = false;
-  // Convolutions and matmuls run in this type (F32, or BF16/F16 for mixed precision);
-  // parameters stay F32 masters and are cast on the way in.
-  DType compute_dtype = DType::F32;
+// How a run executes its ops: where, in which precision, with which kernels. Chosen once from the
+// config (src/cli/pipeline.cpp); the task's RunContext and the TrainerOptions carry one, and
+// every Context starts as a copy of it, so a new run setting is one field here.
+struct ExecutionSettings {
   // Where the step runs: the parameters live there and the task copies its inputs there.
   Device device = Device::cpu();
-  // Optional: told about each layer's output.
-  LayerObserver* observer = nullptr;
-  // The stream CUDA kernels run on (null: the default stream). CPU work ignores it.
-  cuda::Stream stream = nullptr;
-  // CUDA: f32 convolutions and matmuls may round their operands to TF32 for the tensor cores.
-  bool allow_tf32 = false;
+  // Which dtype each class of op computes and stores in (trainer/ops/precision.h).
+  PrecisionPolicy precision;
   // CPU: whether 3x3 stride-1 f32 convolutions may run as Winograd (kernels/cpu/conv2d.h);
   // runtime.cpu_conv_algorithm in the config.
   cpu::ConvAlgorithm cpu_conv_algorithm = cpu::ConvAlgorithm::Winograd;
   // CUDA, real builds only: when set, convolutions and matmuls go to cuDNN and cuBLASLt on this
   // context's handles (runtime.conv_backend CUDNN) instead of our own kernels.
   cuda::StreamContext* libraries = nullptr;
+};
+
+struct Context : ExecutionSettings {
+  // Non-null while training: ops record their backward here. Null in eval/inference.
+  Tape* tape = nullptr;
+  // Batchnorm uses batch statistics (and updates running ones) when true.
+  bool training = false;
+  // Optional: told about each layer's output.
+  LayerObserver* observer = nullptr;
+  // The stream CUDA kernels run on (null: the default stream). CPU work ignores it.
+  cuda::Stream stream = nullptr;
+
+  Context() = default;
+  Context(Tape* tape_, bool training_, PrecisionPolicy precision_ = {}) : tape(tape_), training(training_) {
+    precision = precision_;
+  }
+  explicit Context(const ExecutionSettings& settings, Tape* tape_ = nullptr, bool training_ = false)
+      : ExecutionSettings(settings), tape(tape_), training(training_) {}
+
+  // Convolutions and matmuls run in this type (F32, or BF16/F16 for mixed precision);
+  // parameters stay F32 masters and are cast on the way in.
+  DType gemm_dtype() const { return precision.gemm(); }
 
   bool recording(const Tensor& a) const { return tape && a.requires_grad(); }
   bool recording(const Tensor& a, const Tensor& b) const { return tape && (a.requires_grad() || b.requires_grad()); }

@@ -26,7 +26,7 @@ struct Conv2dOptions {
   Activation activation = Activation::Identity;
 };
 
-// Runs in ctx.compute_dtype: x and w are cast to it when they differ (the cast is recorded).
+// Runs in ctx.gemm_dtype(): x and w are cast to it when they differ (the cast is recorded).
 Tensor conv2d(Context& ctx, const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& options);
 
 }  // namespace trainer::ops

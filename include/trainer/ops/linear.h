@@ -5,7 +5,7 @@
 
 namespace trainer::ops {
 
-// y[N,out] = x[N,in] * w[out,in]^T + bias[out]. Runs in ctx.compute_dtype; bias is F32 and
+// y[N,out] = x[N,in] * w[out,in]^T + bias[out]. Runs in ctx.gemm_dtype(); bias is F32 and
 // may be undefined.
 Tensor linear(Context& ctx, const Tensor& x, const Tensor& w, const Tensor& bias);
 

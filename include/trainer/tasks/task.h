@@ -19,26 +19,15 @@ namespace trainer::tasks {
 enum class Split { Train, Eval };
 
 // What a task needs from the run besides its config.
-struct RunContext {
-  DType compute_dtype = DType::F32;  // convolutions and matmuls
-  Device device = Device::cpu();     // where the model lives, trains and infers
-  bool allow_tf32 = false;           // CUDA: f32 convolutions and matmuls on TF32 tensor cores
-  cuda::StreamContext* libraries = nullptr;  // CUDA: cuDNN / cuBLASLt instead of our kernels
-  cpu::ConvAlgorithm cpu_conv_algorithm = cpu::ConvAlgorithm::Winograd;  // CPU: may 3x3 convs use Winograd
+// What a task needs from the run besides its config: how ops execute (device, precision,
+// kernels) and the run's seed and place among processes.
+struct RunContext : ExecutionSettings {
   uint64_t seed = 0;
   int rank = 0, world_size = 1;
 
   // An eval-mode execution context for this run (no tape: running batchnorm statistics,
   // folded conv+bn+act).
-  Context inference_context() const {
-    Context ctx;
-    ctx.compute_dtype = compute_dtype;
-    ctx.device = device;
-    ctx.allow_tf32 = allow_tf32;
-    ctx.libraries = libraries;
-    ctx.cpu_conv_algorithm = cpu_conv_algorithm;
-    return ctx;
-  }
+  Context inference_context() const { return Context(static_cast<const ExecutionSettings&>(*this)); }
 };
 
 struct EvalOptions {

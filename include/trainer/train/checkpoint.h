@@ -17,6 +17,8 @@ struct TrainingState {
   int64_t loader_batch = 0;
   double loss_scale = 1.0;
   int64_t loss_scale_good_steps = 0;
+  int64_t loss_scale_overflows = 0;  // steps whose gradients overflowed
+  int64_t skipped_steps = 0;         // batches whose update was skipped (overflow or non-finite loss)
 };
 
 class CheckpointManager {

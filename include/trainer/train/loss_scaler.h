@@ -31,14 +31,17 @@ class LossScaler {
   bool unscale_and_check(Tensor& grads, double* squared_norm = nullptr);
 
   // For checkpoints.
-  void restore(double scale, int64_t good_steps) { scale_ = scale, good_steps_ = good_steps; }
+  void restore(double scale, int64_t good_steps, int64_t overflows) {
+    scale_ = scale, good_steps_ = good_steps, overflows_ = overflows;
+  }
   int64_t good_steps() const { return good_steps_; }
-  int64_t skipped_steps() const { return skipped_; }
+  // Steps whose unscaled gradients were not finite, since the run began (checkpoints carry it).
+  int64_t overflows() const { return overflows_; }
 
  private:
   LossScalerOptions options_;
   double scale_;
-  int64_t good_steps_ = 0, skipped_ = 0;
+  int64_t good_steps_ = 0, overflows_ = 0;
 };
 
 }  // namespace trainer::train

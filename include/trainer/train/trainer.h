@@ -48,10 +48,7 @@ class TrainTask {
 
 struct TrainerOptions {
   int64_t num_steps = 0;        // total updates (0 = until stopped)
-  DType compute_dtype = DType::F32;
-  bool allow_tf32 = false;  // CUDA: f32 convolutions and matmuls on TF32 tensor cores
-  cuda::StreamContext* libraries = nullptr;  // CUDA: cuDNN / cuBLASLt instead of our kernels
-  cpu::ConvAlgorithm cpu_conv_algorithm = cpu::ConvAlgorithm::Winograd;  // CPU: may 3x3 convs use Winograd
+  ExecutionSettings execution;  // device, precision policy, kernel choices of every step
   LearningRateSchedule schedule;
   MomentumSgdOptions optimizer;
   LossScalerOptions loss_scaling;
@@ -68,7 +65,8 @@ struct TrainerOptions {
 
 struct StepResult {
   double loss = 0, lr = 0, loss_scale = 1, grad_norm = 0;
-  bool applied = true;  // false: skipped (non-finite gradients)
+  bool applied = true;  // false: skipped (non-finite gradients or loss); step_ did not advance
+  int64_t skipped_steps = 0, overflows = 0;  // totals since the run began
 };
 
 class Trainer {
@@ -96,6 +94,7 @@ class Trainer {
   int64_t step_ = 0;
   std::pair<int64_t, int64_t> resume_cursor_{0, 0};
   int bad_in_a_row_ = 0;
+  int64_t skipped_steps_ = 0;
 };
 
 }  // namespace trainer::train

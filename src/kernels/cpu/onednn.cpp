@@ -37,8 +37,21 @@ std::string instruction_set() {
     case isa::avx512_core_amx: name = "avx512_core_amx"; break;
     default: name = "other"; break;
   }
+  return str(name, " (oneDNN ", onednn_version(), ")");
+}
+
+std::string onednn_version() {
   const dnnl_version_t* v = dnnl_version();
-  return str(name, " (oneDNN ", v->major, ".", v->minor, ".", v->patch, ")");
+  return str(v->major, ".", v->minor, ".", v->patch);
+}
+
+std::string bf16_path() {
+  using isa = dnnl::cpu_isa;
+  const isa have = dnnl::get_effective_cpu_isa();
+  if (have >= isa::avx512_core_amx) return "AMX-BF16 tiles (oneDNN's native bf16 kernels)";
+  if (have >= isa::avx512_core_bf16) return "AVX512-BF16 dot products (oneDNN's native bf16 kernels)";
+  if (have >= isa::avx512_core) return "AVX-512 with bf16 emulated by oneDNN (no AVX512-BF16 on this CPU)";
+  return "widened to f32 around oneDNN's f32 kernels (this CPU has no AVX-512)";
 }
 
 }  // namespace trainer::cpu

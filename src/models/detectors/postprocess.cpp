@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "trainer/core/error.h"
+#include "trainer/ops/tensor_math.h"
 
 namespace trainer::models {
 
@@ -47,15 +48,17 @@ std::vector<std::vector<DetectedBox>> postprocess_batch(const Tensor& class_logi
   TRAINER_CHECK(anchors.dtype() == DType::F32 && anchors.rank() == 2 && anchors.dim(1) == 4,
                 "postprocess: anchors ", anchors.describe(), " are not f32 [A, 4]");
   const int64_t a = anchors.dim(0);
-  TRAINER_CHECK(class_logits.dtype() == DType::F32 && class_logits.rank() == 3 && class_logits.dim(1) == a,
-                "postprocess: class logits ", class_logits.describe(), " are not f32 [N, ", a, ", classes + 1]");
-  TRAINER_CHECK(box_codes.dtype() == DType::F32 && box_codes.rank() == 3 && box_codes.dim(0) == class_logits.dim(0) &&
+  TRAINER_CHECK(is_floating(class_logits.dtype()) && class_logits.rank() == 3 && class_logits.dim(1) == a,
+                "postprocess: class logits ", class_logits.describe(), " are not [N, ", a, ", classes + 1] floats");
+  TRAINER_CHECK(is_floating(box_codes.dtype()) && box_codes.rank() == 3 && box_codes.dim(0) == class_logits.dim(0) &&
                     box_codes.dim(1) == a && box_codes.dim(2) == 4,
-                "postprocess: box codes ", box_codes.describe(), " are not f32 [", class_logits.dim(0), ", ", a,
-                ", 4]");
+                "postprocess: box codes ", box_codes.describe(), " are not [", class_logits.dim(0), ", ", a,
+                ", 4] floats");
   TRAINER_CHECK(anchors.device().is_cpu() && class_logits.device().is_cpu() && box_codes.device().is_cpu(),
                 "postprocess: runs on CPU tensors");
-  const Tensor logits = class_logits.contiguous(), codes = box_codes.contiguous(), anchor_data = anchors.contiguous();
+  // Box decoding is an f32 island: 16-bit network outputs are widened here.
+  const Tensor logits = math::cast(class_logits, DType::F32).contiguous(),
+               codes = math::cast(box_codes, DType::F32).contiguous(), anchor_data = anchors.contiguous();
   const int64_t n = logits.dim(0), slots = logits.dim(2);
   std::vector<std::vector<DetectedBox>> out;
   // Images one after another: multiclass_nms spreads each image's classes over the threads.

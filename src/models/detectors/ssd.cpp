@@ -30,8 +30,9 @@ SsdDetector::Output SsdDetector::forward(Context& ctx, const Tensor& images) con
   WeightSharedBoxPredictor::Output raw = predictor_->forward(ctx, levels);
   TRAINER_CHECK(raw.box_codes.dim(1) == anchors_.dim(0), architecture(), ": ", raw.box_codes.dim(1),
                 " predictions for ", anchors_.dim(0), " anchors");
-  // The losses and the post-processing run in f32.
-  return {ops::cast(ctx, raw.box_codes, DType::F32), ops::cast(ctx, raw.class_logits, DType::F32)};
+  // In the activations' dtype: the losses and the post-processing are f32 islands that widen what
+  // they read (trainer/ops/precision.h).
+  return {raw.box_codes, raw.class_logits};
 }
 
 }  // namespace trainer::models

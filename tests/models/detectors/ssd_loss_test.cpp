@@ -104,7 +104,7 @@ TEST(SsdLoss, MatchesNumPyReference) {
     EXPECT_EQ(t.num_positives, c["num_positives"].get_int64().value());
 
     Tape tape;
-    Context ctx{&tape, true, DType::F32};
+    Context ctx{&tape, true};
     Tensor x = Tensor::from_floats({n, a, k + 1}, logits), b = Tensor::from_floats({n, a, 4}, codes);
     Tensor gx = Tensor::zeros(x.shape(), DType::F32), gb = Tensor::zeros(b.shape(), DType::F32);
     tape.track_leaf(x, gx);
@@ -144,7 +144,7 @@ TEST(SsdLoss, ABatchWithoutBoxesIsNormalisedByOneNotZero) {
   EXPECT_EQ(t.num_positives, 0);
 
   const float z = -1.5f;
-  Context ctx{nullptr, true, DType::F32};
+  Context ctx{nullptr, true};
   const SsdLoss loss = ssd_loss(ctx, Tensor::full({n, a, k + 1}, z, DType::F32),
                                 Tensor::full({n, a, 4}, 0.3, DType::F32), t, SsdLossOptions{});
   EXPECT_EQ(loss.normalizer, 1.0);
