@@ -13,12 +13,13 @@ struct bfloat16 {
   explicit bfloat16(float f) : bits(from_float(f)) {}
   operator float() const { return to_float(bits); }
 
+  // Branch-free (a select of two integers), so loops of conversions vectorise.
   static uint16_t from_float(float f) {
     uint32_t u;
     std::memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
-    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even
-    return static_cast<uint16_t>(u >> 16);
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;  // round to nearest, ties to even
+    const uint32_t quiet_nan = (u >> 16) | 0x40u;
+    return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
   }
   static float to_float(uint16_t b) {
     uint32_t u = static_cast<uint32_t>(b) << 16;
@@ -77,5 +78,17 @@ inline uint16_t float16::from_float(float f) {
   if (rem > halfway || (rem == halfway && (half_man & 1u))) ++r;
   return sign | static_cast<uint16_t>(r);
 }
+
+// Element access for loops templated on the storage type (f32, bf16, f16): 16-bit values are read
+// and written through their bits. GCC does not vectorise loops that copy the structs themselves
+// (under `omp simd` a temporary struct becomes a per-lane array), so hot loops use these.
+inline float load_f32(const float* p, int64_t i) { return p[i]; }
+inline float load_f32(const bfloat16* p, int64_t i) {
+  return bfloat16::to_float(reinterpret_cast<const uint16_t*>(p)[i]);
+}
+inline float load_f32(const float16* p, int64_t i) { return float16::to_float(reinterpret_cast<const uint16_t*>(p)[i]); }
+inline void store_f32(float* p, int64_t i, float v) { p[i] = v; }
+inline void store_f32(bfloat16* p, int64_t i, float v) { reinterpret_cast<uint16_t*>(p)[i] = bfloat16::from_float(v); }
+inline void store_f32(float16* p, int64_t i, float v) { reinterpret_cast<uint16_t*>(p)[i] = float16::from_float(v); }
 
 }  // namespace trainer

@@ -17,7 +17,7 @@ inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 // them through the closure (the stores might alias it), which keeps the loop scalar.
 template <class T, class F>
 void map1(const T* x, T* y, int64_t n, F f) {
-  pointwise_for(n, [=](int64_t i) { y[i] = T(f(float(x[i]))); });
+  pointwise_for(n, [=](int64_t i) { store_f32(y, i, f(load_f32(x, i))); });
 }
 
 // dx = keep(y) ? dy : 0, as a branch-free select on the storage bits (half the units of a ReLU

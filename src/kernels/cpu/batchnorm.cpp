@@ -59,6 +59,8 @@ void channel_sums2(int64_t rows, int64_t channels, double* a_sum, double* b_sum,
   }
 }
 
+// f(row) for every row. Give f its pointers by value ([=]): with by-reference captures GCC
+// reloads them through the closure on every element and does not vectorise the row loop.
 template <class F>
 void for_rows(int64_t rows, int64_t channels, const F& f) {
   const bool parallel = rows * channels >= (1 << 16);
@@ -94,7 +96,7 @@ void batchnorm_stats(const T* x, int64_t rows, int64_t channels, float* mean, fl
   const float* sh = shift.data();
   std::vector<double> sum(channels), sq(channels);
   channel_sums2(rows, channels, sum.data(), sq.data(), [&](int64_t r, int64_t c, float& a, float& b) {
-    const float d = float(x[r * channels + c]) - sh[c];
+    const float d = load_f32(x, r * channels + c) - sh[c];
     a = d;
     b = d * d;
   });
@@ -118,15 +120,15 @@ void batchnorm_apply(const T* x, int64_t rows, int64_t channels, const float* me
   const float lo = (act == Activation::Relu || act == Activation::Relu6) ? 0.f : -INFINITY;
   const float hi = act == Activation::Relu6 ? 6.f : INFINITY;
   if (act == Activation::Identity || act == Activation::Relu || act == Activation::Relu6) {
-    for_rows(rows, channels, [&](int64_t r) {
+    for_rows(rows, channels, [=](int64_t r) {
       const T* xr = x + r * channels;
       T* yr = y + r * channels;
 #pragma omp simd
-      for (int64_t c = 0; c < channels; ++c) yr[c] = T(std::min(hi, std::max(lo, float(xr[c]) * s[c] + h[c])));
+      for (int64_t c = 0; c < channels; ++c) store_f32(yr, c, std::min(hi, std::max(lo, load_f32(xr, c) * s[c] + h[c])));
     });
     return;
   }
-  for_rows(rows, channels, [&](int64_t r) {
+  for_rows(rows, channels, [=](int64_t r) {
     const T* xr = x + r * channels;
     T* yr = y + r * channels;
     for (int64_t c = 0; c < channels; ++c) {
@@ -141,9 +143,9 @@ void batchnorm_backward(const T* dy, const T* x, int64_t rows, int64_t channels,
                         const float* invstd, const float* gamma, T* dx, float* dgamma, float* dbeta) {
   std::vector<double> sum_dy(channels), sum_dy_xc(channels);
   channel_sums2(rows, channels, sum_dy.data(), sum_dy_xc.data(), [&](int64_t r, int64_t c, float& a, float& b) {
-    const float g = float(dy[r * channels + c]);
+    const float g = load_f32(dy, r * channels + c);
     a = g;
-    b = g * (float(x[r * channels + c]) - mean[c]);
+    b = g * (load_f32(x, r * channels + c) - mean[c]);
   });
   std::vector<float> k_dy(channels), k_x(channels), k_0(channels);
   for (int64_t c = 0; c < channels; ++c) {
@@ -159,12 +161,12 @@ void batchnorm_backward(const T* dy, const T* x, int64_t rows, int64_t channels,
   }
   if (!dx) return;
   const float *a = k_dy.data(), *b = k_x.data(), *z = k_0.data();
-  for_rows(rows, channels, [&](int64_t r) {
+  for_rows(rows, channels, [=](int64_t r) {
     const T* dyr = dy + r * channels;
     const T* xr = x + r * channels;
     T* dxr = dx + r * channels;
 #pragma omp simd
-    for (int64_t c = 0; c < channels; ++c) dxr[c] = T(a[c] * float(dyr[c]) + b[c] * float(xr[c]) + z[c]);
+    for (int64_t c = 0; c < channels; ++c) store_f32(dxr, c, a[c] * load_f32(dyr, c) + b[c] * load_f32(xr, c) + z[c]);
   });
 }
 

@@ -11,9 +11,11 @@ namespace trainer::cpu {
 template <class T>
 void binary_forward(BinaryOp op, const Broadcast& bc, const T* a, const T* b, T* y) {
   const int64_t rows = bc.outer * bc.mid, inner = bc.inner;
+  // Element loops capture by value and go through load_f32/store_f32 (core/half.h): both are
+  // what lets GCC vectorise them (kernels/cpu/pointwise.h).
   auto run = [&](auto f) {
     if (bc.mid == 1) {  // same shape: one flat loop
-      pointwise_for(bc.size(), [&](int64_t i) { y[i] = T(f(float(a[i]), float(b[i]))); });
+      pointwise_for(bc.size(), [=](int64_t i) { store_f32(y, i, f(load_f32(a, i), load_f32(b, i))); });
       return;
     }
 #pragma omp parallel for schedule(static) if (bc.size() >= kPointwiseGrain)
@@ -22,7 +24,7 @@ void binary_forward(BinaryOp op, const Broadcast& bc, const T* a, const T* b, T*
       const T* br = b + (r / bc.mid) * inner;
       T* yr = y + r * inner;
 #pragma omp simd
-      for (int64_t i = 0; i < inner; ++i) yr[i] = T(f(float(ar[i]), float(br[i])));
+      for (int64_t i = 0; i < inner; ++i) store_f32(yr, i, f(load_f32(ar, i), load_f32(br, i)));
     }
   };
   switch (op) {
@@ -50,15 +52,15 @@ void broadcast_reduce(const Broadcast& bc, const T* dy, const T* a, T* db) {
 
 template <class T>
 void scale(const T* x, float alpha, T* y, int64_t n, bool accumulate) {
-  if (accumulate) pointwise_for(n, [&](int64_t i) { y[i] = T(float(y[i]) + alpha * float(x[i])); });
-  else pointwise_for(n, [&](int64_t i) { y[i] = T(alpha * float(x[i])); });
+  if (accumulate) pointwise_for(n, [=](int64_t i) { store_f32(y, i, load_f32(y, i) + alpha * load_f32(x, i)); });
+  else pointwise_for(n, [=](int64_t i) { store_f32(y, i, alpha * load_f32(x, i)); });
 }
 
 void cast(const void* x, DType from, void* y, DType to, int64_t n) {
   auto float_source = [&](auto tag, auto store) {
     using S = decltype(tag);
     const S* xs = static_cast<const S*>(x);
-    store([&](int64_t i) { return float(xs[i]); });
+    store([=](int64_t i) { return load_f32(xs, i); });
   };
   auto with_source = [&](auto store) {
     switch (from) {
@@ -71,7 +73,7 @@ void cast(const void* x, DType from, void* y, DType to, int64_t n) {
   auto store_as = [&](auto tag) {
     using D = decltype(tag);
     D* yd = static_cast<D*>(y);
-    with_source([&](auto load) { pointwise_for(n, [&](int64_t i) { yd[i] = D(load(i)); }); });
+    with_source([=](auto load) { pointwise_for(n, [=](int64_t i) { store_f32(yd, i, load(i)); }); });
   };
   switch (to) {
     case DType::F32: store_as(float{}); return;
