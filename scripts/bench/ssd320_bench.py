@@ -2,9 +2,14 @@
 """SSD320 v1.2 training and inference on the CPU: `trainer --mode benchmark` on NVIDIA's
 configs/tfod/ssd320_full_8gpus.config against torchvision's retinanet_resnet50_fpn (the closest
 PyPI peer: ResNet-50 + FPN P3-P7, shared 4-conv heads, focal loss) at 320x320, channels_last,
-fp32, the same batch and threads, in one run.
+the same batch and threads, in one run.
 
-    scripts/bench/ssd320_bench.py [--batch 8] [--warmup 2] [--steps 10] [--threads N] [--memory-batch 32]
+    scripts/bench/ssd320_bench.py [--precision fp32|bf16] [--batch 8] [--warmup 2] [--steps 10] [--threads N]
+                                  [--memory-batch 32]
+
+--precision bf16: trainer with `precision { compute_dtype: BF16 }` against the peer's forward
+pass (losses included) under `torch.autocast("cpu", dtype=torch.bfloat16)`; f32 master weights
+on both sides.
 
 Both sides time each step after the warm-up; each side runs twice in alternation (trainer,
 peer, trainer, peer: bench_env.alternate) and the table gives the median, min and max over all
@@ -29,6 +34,8 @@ PEER = r'''
 import json, resource, sys, time
 import torch, torchvision
 mode, batch, warmup, steps, threads = sys.argv[1], *map(int, sys.argv[2:6])
+bf16 = sys.argv[6] == "bf16"
+autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 model = torchvision.models.detection.retinanet_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91,
@@ -47,13 +54,14 @@ if mode == "train":
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-4)
     def step():
         opt.zero_grad(set_to_none=True)
-        losses = model(images, targets)
+        with autocast():
+            losses = model(images, targets)
         sum(losses.values()).backward()
         opt.step()
 else:
     model.eval()
     def step():
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             model(images)
 flops = 0
 if mode == "infer":  # the network's own work per image (the counter sees convolutions and matmuls)
@@ -77,15 +85,16 @@ CONFIG = "configs/tfod/ssd320_full_8gpus.config"
 
 
 def run_peer(mode, a):
-    out = subprocess.run([sys.executable, "-c", PEER, mode, str(a.batch), str(a.warmup), str(a.steps), str(a.threads)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "-c", PEER, mode, str(a.batch), str(a.warmup), str(a.steps), str(a.threads),
+                          a.precision], check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_trainer(build_dir, batch, warmup, steps, threads, inference=True):
+def run_trainer(build_dir, batch, warmup, steps, threads, precision, inference=True):
     override = (f"train_config {{ batch_size: {batch} }} benchmark {{ warmup_steps: {warmup} steps: {steps} "
                 f"inference_warmup_steps: {warmup if inference else 0} inference_steps: {steps if inference else 1} "
-                f"synthetic_data: true }} runtime {{ num_threads: {threads} }}")
+                f"synthetic_data: true }} runtime {{ num_threads: {threads} }} "
+                f"precision {{ compute_dtype: {precision.upper()} }}")
     steps_log, metrics, out = bench_env.trainer_benchmark(build_dir, CONFIG, override)
     # training's peak: the process's RSS when training ended (inference needs less)
     steps_log["train_rss_mib"] = float(re.search(r"after training ([\d.]+)", out).group(1))
@@ -101,6 +110,7 @@ def forward_gflops(build_dir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
@@ -112,9 +122,9 @@ def main():
     build_dir = bench_env.build(["trainer"])
     gflops = forward_gflops(build_dir)
     print(f"machine: {bench_env.machine()}; {a.threads} threads; batch {a.batch}; {a.warmup} warm-up + {a.steps} "
-          f"measured steps per run, {bench_env.ROUNDS} alternating runs per side; fp32; 320x320")
+          f"measured steps per run, {bench_env.ROUNDS} alternating runs per side; {a.precision}; 320x320")
     runs = bench_env.alternate([
-        ("trainer", lambda: run_trainer(build_dir, a.batch, a.warmup, a.steps, a.threads)),
+        ("trainer", lambda: run_trainer(build_dir, a.batch, a.warmup, a.steps, a.threads, a.precision)),
         ("torchvision train", lambda: run_peer("train", a)),
         ("torchvision infer", lambda: run_peer("infer", a)),
     ])
@@ -137,7 +147,7 @@ def main():
           f"{gflops * infer_ips:.0f} GFLOP/s inference; torchvision {peer_gflops * peer_infer_ips:.0f} GFLOP/s "
           "inference")
     if a.memory_batch:
-        m = run_trainer(build_dir, a.memory_batch, 1, 1, a.threads, inference=False)
+        m = run_trainer(build_dir, a.memory_batch, 1, 1, a.threads, a.precision, inference=False)
         rss = m["train_rss_mib"]
         print(f"trainer at batch {a.memory_batch}: {m['train.imgs_per_sec'][0]:.2f} img/s, peak RSS {rss:.0f} MiB "
               f"({rss / 1024:.1f} GiB)")

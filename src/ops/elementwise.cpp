@@ -1,7 +1,9 @@
 #include "trainer/ops/elementwise.h"
 
 #include "dispatch.h"
+#include "trainer/kernels/cpu/activation.h"
 #include "trainer/kernels/cpu/elementwise.h"
+#include "trainer/kernels/cuda/activation.h"
 #include "trainer/kernels/cuda/elementwise.h"
 
 namespace trainer::ops {
@@ -88,6 +90,40 @@ Tensor binary(Context& ctx, BinaryOp op, const char* name, const Tensor& a_in, c
 Tensor add(Context& ctx, const Tensor& a, const Tensor& b) { return binary(ctx, BinaryOp::Add, "add", a, b); }
 Tensor sub(Context& ctx, const Tensor& a, const Tensor& b) { return binary(ctx, BinaryOp::Sub, "sub", a, b); }
 Tensor mul(Context& ctx, const Tensor& a, const Tensor& b) { return binary(ctx, BinaryOp::Mul, "mul", a, b); }
+
+Tensor add_relu(Context& ctx, const Tensor& a_in, const Tensor& b_in) {
+  ops_detail::check_same("add_relu", a_in, b_in);
+  TRAINER_CHECK(a_in.shape() == b_in.shape(), "add_relu: operands ", a_in.describe(), " and ", b_in.describe(),
+                " differ in shape");
+  const Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
+  ops_detail::dispatch("add_relu", a, ctx.stream, [&](auto tag, auto backend) {
+    using T = decltype(tag);
+    TRAINER_RUN_KERNEL(backend, binary_forward<T>, BinaryOp::AddRelu, Broadcast{1, 1, a.numel()}, a.data<T>(),
+                       b.data<T>(), y.data<T>());
+  });
+  if (ctx.recording(a, b)) {
+    ctx.tape->track(y);
+    ctx.tape->record([a_ref = GradRef(a), b_ref = GradRef(b), y_ref = GradRef(y), y_val = y.detach(),
+                      stream = ctx.stream](Tape& tape) {
+      Tensor dy = tape.take_grad(y_ref);
+      if (!dy.defined()) return;
+      dy = dy.contiguous();
+      Tensor dz = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+      ops_detail::dispatch("add_relu backward", dy, stream, [&](auto tag, auto backend) {
+        using T = decltype(tag);
+        TRAINER_RUN_KERNEL(backend, activation_backward<T>, Activation::Relu, y_val.data<T>(), y_val.data<T>(),
+                           dy.data<T>(), dz.data<T>(), dz.numel());
+      });
+      // Both operands get the masked gradient; the second a copy, since a slot may later be
+      // accumulated into in place.
+      if (a_ref.requires_grad() && b_ref.requires_grad()) tape.accumulate(b_ref, dz.clone());
+      else if (b_ref.requires_grad()) tape.accumulate(b_ref, dz);
+      if (a_ref.requires_grad()) tape.accumulate(a_ref, std::move(dz));
+    });
+  }
+  return y;
+}
 
 Tensor scale(Context& ctx, const Tensor& x_in, float alpha) {
   const Tensor x = x_in.contiguous();

@@ -71,6 +71,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ConvCase{"3x3 pad1", {2, 5, 6, 3}, {4, 3, 3, 3}, conv_opts(1, {1, 1, 1, 1}), {1, 1, 1, 1, 1, 1}, true},
         ConvCase{"1x1 stride2", {2, 6, 5, 4}, {3, 1, 1, 4}, conv_opts(2, {}), {2, 2}, false},
+        // 1x1 convolutions: in bf16 on CPUs with native bf16 their gradients run as matmuls
+        // (kernels/cpu/conv2d.cpp), with a bias through the convolution kernels.
+        ConvCase{"1x1", {2, 3, 5, 6}, {5, 1, 1, 6}, conv_opts(1, {}), {1, 1}, false},
+        ConvCase{"1x1 bias", {2, 3, 5, 6}, {5, 1, 1, 6}, conv_opts(1, {}), {1, 1}, true},
         ConvCase{"7x7 stride2 pad3", {1, 9, 9, 3}, {2, 7, 7, 3}, conv_opts(2, {3, 3, 3, 3}), {2, 2, 3, 3, 3, 3},
                  false},
         // TF 'SAME' with stride 2 on an even input: pads 0 before, 1 after (asymmetric).
@@ -267,7 +271,7 @@ DTensor broadcast_ref(const DTensor& a, const DTensor& b, int op) {
         bstride *= b.shape[bd];
       }
     }
-    y[i] = op == 0 ? a[i] + b[bi] : op == 1 ? a[i] - b[bi] : a[i] * b[bi];
+    y[i] = op == 0 ? a[i] + b[bi] : op == 1 ? a[i] - b[bi] : op == 2 ? a[i] * b[bi] : std::max(a[i] + b[bi], 0.0);
   }
   return y;
 }
@@ -284,7 +288,10 @@ TEST_P(BinaryTest, ForwardAndGradients) {
   const BinCase& p = GetParam();
   OpCase c{p.name, {{p.a}, {p.b}}};
   c.ours = [&](Context& ctx, std::vector<Tensor>& in) {
-    return p.op == 0 ? ops::add(ctx, in[0], in[1]) : p.op == 1 ? ops::sub(ctx, in[0], in[1]) : ops::mul(ctx, in[0], in[1]);
+    return p.op == 0   ? ops::add(ctx, in[0], in[1])
+           : p.op == 1 ? ops::sub(ctx, in[0], in[1])
+           : p.op == 2 ? ops::mul(ctx, in[0], in[1])
+                       : ops::add_relu(ctx, in[0], in[1]);
   };
   c.reference = [&](const std::vector<DTensor>& in) { return broadcast_ref(in[0], in[1], p.op); };
   check_all_dtypes(c);
@@ -295,7 +302,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BinCase{"add_same", {2, 3, 4, 5}, {2, 3, 4, 5}, 0}, BinCase{"sub_same", {2, 3, 4}, {2, 3, 4}, 1},
                       BinCase{"mul_same", {2, 3, 4}, {2, 3, 4}, 2}, BinCase{"add_channel", {2, 3, 4, 5}, {5}, 0},
                       BinCase{"mul_se_scale", {2, 3, 4, 5}, {2, 1, 1, 5}, 2}, BinCase{"sub_scalar", {2, 3}, {1}, 1},
-                      BinCase{"mul_channel", {3, 4, 6}, {6}, 2}),
+                      BinCase{"mul_channel", {3, 4, 6}, {6}, 2}, BinCase{"add_relu_same", {2, 3, 4, 5}, {2, 3, 4, 5}, 3}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Ops, ConcatAndSliceAlongChannels) {

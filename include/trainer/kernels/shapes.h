@@ -49,7 +49,8 @@ struct Broadcast {
   int64_t size() const { return outer * mid * inner; }
 };
 
-enum class BinaryOp : uint8_t { Add, Sub, Mul };
+// AddRelu: max(a + b, 0) in one pass, the residual join of ResNet blocks.
+enum class BinaryOp : uint8_t { Add, Sub, Mul, AddRelu };
 
 // A run of the optimizer's flat parameter buffers with one weight decay (consecutive parameters
 // with the same decay merged). Segments are sorted by offset and do not overlap.

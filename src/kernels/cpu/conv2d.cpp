@@ -1,8 +1,10 @@
 #include "trainer/kernels/cpu/conv2d.h"
 
+#include <cstring>
 #include <optional>
 
 #include "onednn.h"
+#include "trainer/kernels/cpu/matmul.h"
 
 namespace trainer::cpu {
 namespace {
@@ -35,6 +37,41 @@ memory::desc user_weights(const Conv2dShape& s, memory::data_type dt) {
 }
 
 int64_t weight_count(const Conv2dShape& s) { return s.out_c * s.kernel_h * s.kernel_w * (s.in_c / s.groups); }
+
+// A 1x1, stride-1, unpadded, ungrouped convolution over NHWC maps is a matrix product over the
+// N*H*W rows. In bf16, oneDNN 2.6's matmul (brgemm) runs these far faster than its convolution
+// kernels for the gradients: on an AMX Xeon at ResNet-50's batch-32 shapes, weight gradients
+// 2-3x in a training step (14x14, 256 -> 1024: 7.7 -> 3.5 ms), data gradients ~1.3x. The
+// forward pass stays on brgconv_1x1, which is faster there than the matmul, and f32 stays on
+// the convolution kernels (as fast as oneDNN's sgemm at these shapes).
+// A strided 1x1 convolution (ResNet's projection shortcuts) is the same product over the pixels
+// it samples: those are gathered first (and data gradients scattered back), a copy of the
+// output's size, against 3-4x on the product.
+bool pointwise_as_matmul(const Conv2dShape& s, DType dtype) {
+  return dtype == DType::BF16 && onednn::native_bf16() && s.kernel_h == 1 && s.kernel_w == 1 &&
+         s.pad_top == 0 && s.pad_bottom == 0 && s.pad_left == 0 && s.pad_right == 0 && s.groups == 1;
+}
+
+bool strided(const Conv2dShape& s) { return s.stride_h != 1 || s.stride_w != 1; }
+
+int64_t output_pixels(const Conv2dShape& s) { return s.batch * s.out_h() * s.out_w(); }
+
+// The input pixels a strided 1x1 convolution reads, [N, OH, OW, C] from [N, H, W, C] (gather),
+// or the way back into a zeroed input (scatter); `bytes` per element.
+void sampled_pixels(const Conv2dShape& s, size_t bytes, const void* from, void* to, bool gather) {
+  const int64_t oh = s.out_h(), ow = s.out_w();
+  const size_t row = static_cast<size_t>(s.in_c) * bytes;
+  if (!gather) std::memset(to, 0, static_cast<size_t>(s.batch * s.in_h * s.in_w) * row);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < s.batch; ++n)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        const size_t dense = static_cast<size_t>((n * oh + y) * ow + x) * row;
+        const size_t sparse = static_cast<size_t>((n * s.in_h + y * s.stride_h) * s.in_w + x * s.stride_w) * row;
+        if (gather) std::memcpy(static_cast<char*>(to) + dense, static_cast<const char*>(from) + sparse, row);
+        else std::memcpy(static_cast<char*>(to) + sparse, static_cast<const char*>(from) + dense, row);
+      }
+}
 
 void check_shape(const Conv2dShape& s) {
   TRAINER_CHECK(s.groups >= 1 && s.in_c % s.groups == 0 && s.out_c % s.groups == 0, "conv2d: groups ", s.groups,
@@ -234,6 +271,15 @@ void conv2d_backward_data(const Conv2dShape& s, DType dtype, const void* dy, con
     onednn::narrow(dx32, dx);
     return;
   }
+  if (pointwise_as_matmul(s, dtype)) {
+    // dx[pixels, C] = dy[pixels, O] * w[O, C], over the sampled pixels
+    const MatmulShape product{output_pixels(s), s.in_c, s.out_c, false, false};
+    if (!strided(s)) return matmul(product, dtype, dy, w, nullptr, dtype, dx);
+    const Tensor sampled = Tensor::empty({output_pixels(s) * s.in_c}, dtype);
+    matmul(product, dtype, dy, w, nullptr, dtype, sampled.raw());
+    sampled_pixels(s, dtype_size(dtype), sampled.raw(), dx, false);
+    return;
+  }
   static onednn::PrimitiveCache<BackwardData> cache;
   auto b = onednn::call("conv2d backward data", [&] {
     return cache.get(onednn::cache_key(s, dtype, algorithm), [&] {
@@ -267,6 +313,15 @@ void conv2d_backward_weights(const Conv2dShape& s, DType dtype, const void* x, c
   if (onednn::compute_dtype(dtype) != dtype) {
     conv2d_backward_weights(s, DType::F32, onednn::widen(x, s.batch * s.in_h * s.in_w * s.in_c).raw(),
                             onednn::widen(dy, s.batch * s.out_h() * s.out_w() * s.out_c).raw(), dw, dbias, algorithm);
+    return;
+  }
+  if (pointwise_as_matmul(s, dtype) && dbias == nullptr) {
+    // dw[O, C] = dy[pixels, O]^T * x[pixels, C], in f32, over the sampled pixels
+    const MatmulShape product{s.out_c, s.in_c, output_pixels(s), true, false};
+    if (!strided(s)) return matmul(product, dtype, dy, x, nullptr, DType::F32, dw);
+    const Tensor sampled = Tensor::empty({output_pixels(s) * s.in_c}, dtype);
+    sampled_pixels(s, dtype_size(dtype), x, sampled.raw(), true);
+    matmul(product, dtype, dy, sampled.raw(), nullptr, DType::F32, dw);
     return;
   }
   static onednn::PrimitiveCache<BackwardWeights> cache;

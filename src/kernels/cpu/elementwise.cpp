@@ -31,6 +31,7 @@ void binary_forward(BinaryOp op, const Broadcast& bc, const T* a, const T* b, T*
     case BinaryOp::Add: run([](float u, float v) { return u + v; }); return;
     case BinaryOp::Sub: run([](float u, float v) { return u - v; }); return;
     case BinaryOp::Mul: run([](float u, float v) { return u * v; }); return;
+    case BinaryOp::AddRelu: run([](float u, float v) { return std::max(u + v, 0.f); }); return;
   }
   TRAINER_ASSERT(false);
 }

@@ -21,7 +21,8 @@ template <BinaryOp Op>
 __device__ inline float apply(float u, float v) {
   if constexpr (Op == BinaryOp::Add) return u + v;
   else if constexpr (Op == BinaryOp::Sub) return u - v;
-  else return u * v;
+  else if constexpr (Op == BinaryOp::Mul) return u * v;
+  else return fmaxf(u + v, 0.f);
 }
 
 // No __restrict__: y may alias a (in-place use by a caller) without changing the result.
@@ -67,6 +68,7 @@ void launch_binary(BinaryOp op, const D* a, const D* b, D* y, int64_t outer, int
     case BinaryOp::Add: return go(binary_kernel<D, V, BinaryOp::Add>);
     case BinaryOp::Sub: return go(binary_kernel<D, V, BinaryOp::Sub>);
     case BinaryOp::Mul: return go(binary_kernel<D, V, BinaryOp::Mul>);
+    case BinaryOp::AddRelu: return go(binary_kernel<D, V, BinaryOp::AddRelu>);
   }
   fail("binary_forward: unknown op ", static_cast<int>(op));
 }

@@ -1,6 +1,5 @@
 #include "trainer/models/backbones/resnet.h"
 
-#include "trainer/ops/activation.h"
 #include "trainer/ops/elementwise.h"
 #include "trainer/ops/pooling.h"
 
@@ -19,7 +18,7 @@ struct ResNetBackbone::Unit {
     Tensor h = x;
     for (const auto& layer : path) h = layer->forward(ctx, h);
     const Tensor s = shortcut ? shortcut->forward(ctx, x) : x;
-    return ops::relu(ctx, ops::add(ctx, h, s));
+    return ops::add_relu(ctx, h, s);
   }
 };
 
