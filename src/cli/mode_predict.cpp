@@ -8,7 +8,9 @@ namespace trainer::cli {
 
 int run_predict(const CliArgs& args, MetricsLog&) {
   Pipeline p = load_pipeline(args);
-  train::load_checkpoint(checkpoint_to_load(p, args), p.task->store(), nullptr);
+  const std::string path = checkpoint_to_load(p, args);
+  train::load_checkpoint(path, p.task->store());
+  if (p.config.eval_config().use_moving_averages()) train::use_moving_average_weights(path, p.task->store());
   return p.task->predict(args.images, {args.output_dir}) == 0 ? 0 : 1;
 }
 

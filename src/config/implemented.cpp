@@ -143,8 +143,8 @@ std::span<const ImplementedField> implemented_fields() {
       {"train_config.gradient_clipping_by_norm"},
       // true: bfloat16 compute, as precision { compute_dtype: BF16 } (the TF2 zoo's TPU configs).
       {"train_config.use_bfloat16"},
-      {"train_config.optimizer.use_moving_average", {"false"},
-       "moving averages of the weights (EMA) come with the detectors; set it to false"},
+      {"train_config.optimizer.use_moving_average"},
+      {"train_config.optimizer.moving_average_decay"},
       {"train_config.optimizer.momentum_optimizer.momentum_optimizer_value"},
       {"train_config.optimizer.momentum_optimizer.use_nesterov"},
       {"train_config.optimizer.momentum_optimizer.learning_rate.constant_learning_rate"
@@ -188,7 +188,7 @@ std::span<const ImplementedField> implemented_fields() {
       // Evaluation: top-1 / top-5 accuracy.
       {"eval_config.batch_size"},
       {"eval_config.metrics_set", {"classification_metrics", "coco_detection_metrics"}},
-      {"eval_config.use_moving_averages", {"false"}},
+      {"eval_config.use_moving_averages"},
 
       // trainer's own sections.
       {"runtime.device", {"CPU", "CUDA"}},

@@ -7,6 +7,7 @@
 #include "trainer/kernels/cpu/optimizer.h"
 #include "trainer/kernels/cuda/cast.h"
 #include "trainer/kernels/cuda/elementwise.h"
+#include "trainer/kernels/cuda/ema.h"
 #include "trainer/kernels/cuda/loss_scale.h"
 #include "trainer/kernels/cuda/momentum_sgd.h"
 #include "trainer/kernels/cuda/reduce.h"
@@ -146,6 +147,16 @@ UnscaleResult unscale_and_check_finite(Tensor& grads, float inv_scale, bool want
     }
   });
   return r;
+}
+
+void ema_update_(Tensor& ema, const Tensor& w, float decay) {
+  check_flat_f32("ema_update_", ema);
+  check_flat_f32("ema_update_", w);
+  TRAINER_CHECK(ema.numel() == w.numel() && ema.device() == w.device(), "ema_update_: moving average ",
+                ema.describe(), " does not match the weights ", w.describe());
+  dispatch_device("ema_update_", w, kDefaultStream, [&](auto backend) {
+    TRAINER_RUN_KERNEL(backend, ema_update, ema.data<float>(), w.data<float>(), w.numel(), decay);
+  });
 }
 
 Tensor sgd_segments_tensor(const std::vector<SgdSegment>& segments, Device device) {

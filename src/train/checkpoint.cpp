@@ -18,6 +18,7 @@ namespace {
 
 constexpr const char* kFormat = "trainer-checkpoint-1";
 constexpr const char* kOptimizer = "optimizer.momentum";
+constexpr const char* kMovingAverage = "optimizer.moving_average";
 
 std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const std::string& dir) {
   std::vector<std::pair<int64_t, fs::path>> out;
@@ -48,7 +49,7 @@ int64_t meta_int(const std::map<std::string, std::string>& meta, const std::stri
 CheckpointManager::CheckpointManager(std::string directory, int keep_max)
     : directory_(std::move(directory)), keep_max_(std::max(keep_max, 1)) {}
 
-std::string CheckpointManager::save(const nn::ParameterStore& store, const Tensor* optimizer_state,
+std::string CheckpointManager::save(const nn::ParameterStore& store, const TrainingTensors& training,
                                     const TrainingState& s, const std::string& config_text,
                                     const std::string& architecture) const {
   std::error_code ec;
@@ -58,7 +59,8 @@ std::string CheckpointManager::save(const nn::ParameterStore& store, const Tenso
   std::vector<NamedTensor> tensors;
   for (const nn::Parameter& p : store.params()) tensors.push_back({p.name, p.value.to(Device::cpu())});
   for (const nn::Buffer& b : store.buffers()) tensors.push_back({b.name, b.value.to(Device::cpu())});
-  if (optimizer_state) tensors.push_back({kOptimizer, optimizer_state->to(Device::cpu())});
+  if (training.momentum) tensors.push_back({kOptimizer, training.momentum->to(Device::cpu())});
+  if (training.moving_average) tensors.push_back({kMovingAverage, training.moving_average->to(Device::cpu())});
   const std::map<std::string, std::string> meta = {
       {"format", kFormat},
       {"architecture", architecture},
@@ -90,25 +92,33 @@ bool is_trainer_checkpoint(const std::map<std::string, std::string>& metadata) {
   return format != metadata.end() && format->second == kFormat;
 }
 
-TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store, Tensor* optimizer_state) {
+TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store, const TrainingTensors& training) {
   SafetensorsFile file = read_safetensors(path);
   auto format = file.metadata.find("format");
   TRAINER_CHECK(format != file.metadata.end() && format->second == kFormat, path, ": not a trainer checkpoint (format ",
                 format == file.metadata.end() ? std::string("missing") : format->second, ", expected ", kFormat, ")");
   std::map<std::string, Tensor> weights = file.tensors;
   weights.erase(kOptimizer);
+  weights.erase(kMovingAverage);
   const WeightMatch match = match_weights(store, weights);
   TRAINER_CHECK(match.complete(), path, " does not fit this model:", match.problems());
   copy_matched(store, weights, match);
-  if (optimizer_state) {
+  if (Tensor* momentum = training.momentum) {
     auto it = file.tensors.find(kOptimizer);
     if (it != file.tensors.end()) {
-      TRAINER_CHECK(it->second.shape() == optimizer_state->shape(), path, ": optimizer state ", it->second.describe(),
-                    " does not fit ", optimizer_state->describe());
-      optimizer_state->copy_from(it->second);
+      TRAINER_CHECK(it->second.shape() == momentum->shape(), path, ": optimizer state ", it->second.describe(),
+                    " does not fit ", momentum->describe());
+      momentum->copy_from(it->second);
     } else {
-      optimizer_state->zero_();
+      momentum->zero_();
     }
+  }
+  if (Tensor* average = training.moving_average) {
+    auto it = file.tensors.find(kMovingAverage);
+    const Tensor& from = it != file.tensors.end() ? it->second : store.values();
+    TRAINER_CHECK(from.shape() == average->shape(), path, ": moving average ", from.describe(), " does not fit ",
+                  average->describe());
+    average->copy_from(from);
   }
   store.bump_version();
   TrainingState s;
@@ -121,6 +131,19 @@ TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store
   if (file.metadata.count("loss_scale_overflows")) s.loss_scale_overflows = meta_int(file.metadata, "loss_scale_overflows", path);
   if (file.metadata.count("skipped_steps")) s.skipped_steps = meta_int(file.metadata, "skipped_steps", path);
   return s;
+}
+
+void use_moving_average_weights(const std::string& path, nn::ParameterStore& store) {
+  const SafetensorsFile file = read_safetensors(path);
+  auto it = file.tensors.find(kMovingAverage);
+  TRAINER_CHECK(it != file.tensors.end(), path, " has no moving average of the weights (", kMovingAverage,
+                "): it was trained with train_config.optimizer.use_moving_average: false; set "
+                "eval_config.use_moving_averages: false to use its weights");
+  TRAINER_CHECK(it->second.numel() == store.values().numel() && it->second.dtype() == DType::F32, path, ": ",
+                kMovingAverage, " ", it->second.describe(), " does not fit the model's ", store.values().numel(),
+                " parameters");
+  store.values().copy_from(it->second.reshape(store.values().shape()));
+  store.bump_version();
 }
 
 }  // namespace trainer::train

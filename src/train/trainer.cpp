@@ -27,13 +27,14 @@ std::string format_duration(double seconds) {
 Trainer::Trainer(TrainTask& task, const TrainerOptions& o, MetricsLog& log)
     : task_(task), options_(o), log_(log), optimizer_(task.store(), o.optimizer), scaler_(o.loss_scaling) {
   if (!o.model_dir.empty()) checkpoints_ = std::make_unique<CheckpointManager>(o.model_dir, o.keep_checkpoints);
+  if (o.moving_average_decay > 0) moving_average_.emplace(task.store(), o.moving_average_decay);
 }
 
 std::optional<TrainingState> Trainer::resume() {
   if (!checkpoints_) return std::nullopt;
   const auto path = checkpoints_->latest();
   if (!path) return std::nullopt;
-  TrainingState s = load_checkpoint(*path, task_.store(), &optimizer_.accumulators());
+  TrainingState s = load_checkpoint(*path, task_.store(), training_tensors());
   step_ = s.step;
   resume_cursor_ = {s.loader_epoch, s.loader_batch};
   scaler_.restore(s.loss_scale, s.loss_scale_good_steps, s.loss_scale_overflows);
@@ -66,8 +67,8 @@ StepResult Trainer::step(const TrainBatch& batch) {
   double squared_norm = 0;
   r.applied = scaler_.unscale_and_check(grads, &squared_norm) && std::isfinite(r.loss);
   if (!r.applied) {
-    // Skipped completely: no update, no momentum, no running statistics, and the learning-rate
-    // schedule does not advance (step_ counts updates).
+    // Skipped completely: no update, no momentum, no moving average, no running statistics, and
+    // the learning-rate schedule does not advance (step_ counts updates).
     ++skipped_steps_;
     if (statistics_before.defined()) statistics.copy_from(statistics_before);
     r.skipped_steps = skipped_steps_;
@@ -77,7 +78,9 @@ StepResult Trainer::step(const TrainBatch& batch) {
     r.grad_norm = std::sqrt(squared_norm);
     if (options_.clip_gradient_norm > 0 && r.grad_norm > options_.clip_gradient_norm)
       math::scale_(grads, static_cast<float>(options_.clip_gradient_norm / r.grad_norm));
+    if (moving_average_) moving_average_->values();  // starts from the weights before the first update
     optimizer_.step(r.lr);
+    if (moving_average_) moving_average_->update(step_ + 1);
     bad_in_a_row_ = 0;
   } else if (options_.loss_scaling.mode != LossScalerOptions::Mode::Dynamic ||
              scaler_.scale() <= options_.loss_scaling.min_scale) {
@@ -110,7 +113,7 @@ std::optional<std::string> Trainer::save(const BatchSource& source) {
   s.loss_scale_good_steps = scaler_.good_steps();
   s.loss_scale_overflows = scaler_.overflows();
   s.skipped_steps = skipped_steps_;
-  return checkpoints_->save(task_.store(), &optimizer_.accumulators(), s, options_.config_text, task_.architecture());
+  return checkpoints_->save(task_.store(), training_tensors(), s, options_.config_text, task_.architecture());
 }
 
 void Trainer::run(BatchSource& source) {

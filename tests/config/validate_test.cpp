@@ -121,13 +121,15 @@ TEST(ConfigValidate, UnimplementedValuesAreNamedWithTheImplementedOnes) {
             "(implemented: classification_metrics, coco_detection_metrics)\n");
 }
 
+// batch_norm.scale defaults to false in the TF OD API; trainer's batchnorm always learns gamma.
 TEST(ConfigValidate, AbsentFieldsMustHaveAnImplementedDefault) {
-  TrainEvalPipelineConfig config = load_pipeline_config(repo_path(kResnet));
-  config.mutable_train_config()->mutable_optimizer()->clear_use_moving_average();
+  TrainEvalPipelineConfig config = load_pipeline_config(repo_path("configs/tfod/ssd320_full_8gpus.config"));
+  config.mutable_model()->mutable_ssd()->mutable_feature_extractor()->mutable_conv_hyperparams()
+      ->mutable_batch_norm()->clear_scale();
   const std::vector<std::string> problems = validation_problems(config);
   ASSERT_EQ(problems.size(), 1u) << joined(problems);
-  EXPECT_EQ(problems[0].rfind("train_config.optimizer.use_moving_average: true (the default) is "
-                              "valid but not implemented yet (implemented: false)",
+  EXPECT_EQ(problems[0].rfind("model.ssd.feature_extractor.conv_hyperparams.batch_norm.scale: false (the default) is "
+                              "valid but not implemented yet (implemented: true)",
                               0),
             0u)
       << problems[0];

@@ -245,8 +245,9 @@ std::vector<uint32_t> bits(const Tensor& t) {
 // FP16 on emulated CUDA: a step whose gradients are not finite is skipped completely — weights,
 // batchnorm running statistics and the learning-rate schedule stay where they were — and the
 // dynamic loss scale halves; the next step applies at the new scale with the schedule's
-// first learning rate. (EMA is not implemented yet; the momentum buffer is covered by
-// train.TrainerStep.OverflowingStepLeavesWeightsAndMomentumUntouched.)
+// first learning rate. (The momentum buffer and the weights' moving average are covered by
+// train.TrainerStep.OverflowingStepLeavesWeightsAndMomentumUntouched and
+// train.TrainerMovingAverage.SkippedStepLeavesItUntouched.)
 TEST(CudaStep, Fp16StepWithANanGradientIsSkippedCompletelyAndTheScaleHalves) {
   cuda::register_runtime();
   RunContext run;

@@ -112,7 +112,7 @@ TEST(FineTune, OurClassifierCheckpointSeedsTheDetectorBackbone) {
   m.set_num_classes(10);
   ClassificationTask classifier(cls, RunContext{.seed = 11});
   const std::string ckpt = train::CheckpointManager(scratch.dir.string(), 1)
-                               .save(classifier.store(), nullptr, train::TrainingState{}, "", "classifier");
+                               .save(classifier.store(), {}, train::TrainingState{}, "", "classifier");
 
   config::TrainEvalPipelineConfig det = config::load_pipeline_config(source("tests/tasks/data/coco_overfit.pbtxt"));
   config::SsdFeatureExtractor& fe = *det.mutable_model()->mutable_ssd()->mutable_feature_extractor();

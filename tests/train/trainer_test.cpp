@@ -4,6 +4,7 @@
 // checkpoints that bring back the optimizer state bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -109,6 +110,43 @@ TEST(TrainerStep, OverflowingStepLeavesWeightsAndMomentumUntouched) {
   EXPECT_EQ(next.overflows, 1);
 }
 
+// TF's ExponentialMovingAverage with num_updates: decay_t = min(decay, (1 + t) / (10 + t)), the
+// average starting from the weights before the first update. Constant gradients (4, 1, 1, 1)
+// and (1, 1) with plain SGD make the weights w_t = w_0 - 0.1 * t * g, so the expected averages
+// follow by hand.
+TEST(TrainerMovingAverage, FollowsTfsDecayScheduleFromTheInitialWeights) {
+  LinearTask task({4, 1, 1, 1}, {1, 1});
+  MetricsLog log;
+  TrainerOptions o = sgd(0.1, 0.0);
+  o.moving_average_decay = 0.25;  // reached at t = 0: min(0.25, 1/10) ... min(0.25, 4/13)
+  Trainer trainer(task, o, log);
+  double expected = 1;  // w[0] starts at 1
+  for (int t = 1; t <= 4; ++t) {
+    trainer.step(kNoBatch);
+    const double d = std::min(0.25, (1.0 + t) / (10.0 + t));
+    expected = d * expected + (1 - d) * (1 - 0.1 * 4 * t);
+    EXPECT_NEAR(trainer.moving_average()->values().to_floats()[0], expected, 1e-6) << "update " << t;
+  }
+  EXPECT_DOUBLE_EQ(trainer.moving_average()->decay_at(1), 2.0 / 11.0);
+  EXPECT_DOUBLE_EQ(trainer.moving_average()->decay_at(100), 0.25);
+}
+
+// A skipped step leaves the moving average alone: after an overflow and one applied update it
+// is the first update's average of the initial and updated weights.
+TEST(TrainerMovingAverage, SkippedStepLeavesItUntouched) {
+  LinearTask task({4, 1, 1, 1}, {1, 1});
+  MetricsLog log;
+  TrainerOptions o = sgd(0.1, 0.0);
+  o.moving_average_decay = 0.9999;
+  o.loss_scaling.mode = LossScalerOptions::Mode::Dynamic;
+  o.loss_scaling.initial_scale = 1e38;  // the first step overflows
+  Trainer trainer(task, o, log);
+  EXPECT_FALSE(trainer.step(kNoBatch).applied);
+  EXPECT_TRUE(trainer.step(kNoBatch).applied);
+  const double d = 2.0 / 11.0;
+  EXPECT_NEAR(trainer.moving_average()->values().to_floats()[0], d * 1 + (1 - d) * (1 - 0.1 * 4), 1e-6);
+}
+
 TEST(TrainerCheckpoint, ResumeKeepsTheLossScaleAndTheSkippedAndOverflowCounts) {
   testing::ScratchDir dir;
   TrainerOptions o = sgd(0.1, 0.9);
@@ -156,6 +194,7 @@ TEST(TrainerCheckpoint, ResumeRestoresWeightsMomentumStepAndLossScaleExactly) {
   o.loss_scaling.mode = LossScalerOptions::Mode::Dynamic;
   o.loss_scaling.initial_scale = 256;
   o.loss_scaling.growth_interval = 5;
+  o.moving_average_decay = 0.9;
   MetricsLog log;
   LinearTask a({0.3f, -1.7f, 2.2f, 0.9f}, {1.1f, -0.4f});
   Trainer first(a, o, log);
@@ -164,6 +203,9 @@ TEST(TrainerCheckpoint, ResumeRestoresWeightsMomentumStepAndLossScaleExactly) {
   const std::optional<std::string> path = first.save(source);
   ASSERT_TRUE(path.has_value());
   const Tensor saved_momentum = read_safetensors(*path).tensors.at("optimizer.momentum");
+  const Tensor saved_average = read_safetensors(*path).tensors.at("optimizer.moving_average");
+  EXPECT_EQ(bits(saved_average), bits(first.moving_average()->values()));
+  EXPECT_NE(bits(saved_average), bits(a.store().values()));
   ASSERT_GT(math::squared_norm(saved_momentum), 0.0);
 
   LinearTask b({0.3f, -1.7f, 2.2f, 0.9f}, {1.1f, -0.4f});
@@ -181,6 +223,7 @@ TEST(TrainerCheckpoint, ResumeRestoresWeightsMomentumStepAndLossScaleExactly) {
   const std::optional<std::string> again = second.save(source);
   ASSERT_EQ(again, path);
   EXPECT_EQ(bits(read_safetensors(*again).tensors.at("optimizer.momentum")), bits(saved_momentum));
+  EXPECT_EQ(bits(second.moving_average()->values()), bits(saved_average));
 
   // And it matters: two more steps agree to the bit with the uninterrupted run, while a run that
   // lost its momentum (same weights, fresh optimizer) does not.
@@ -191,6 +234,7 @@ TEST(TrainerCheckpoint, ResumeRestoresWeightsMomentumStepAndLossScaleExactly) {
   Trainer forgetful(c, no_dir, log);
   for (Trainer* t : {&first, &second, &forgetful}) t->step(kNoBatch), t->step(kNoBatch);
   EXPECT_EQ(bits(b.store().values()), bits(a.store().values()));
+  EXPECT_EQ(bits(second.moving_average()->values()), bits(first.moving_average()->values()));
   EXPECT_NE(bits(c.store().values()), bits(a.store().values()));
 }
 

@@ -30,6 +30,8 @@ UnscaleResult unscale_and_check_finite(Tensor& grads, float inv_scale, bool want
 
 // Momentum SGD over the flat f32 buffers (kernels/cpu/optimizer.h): `segments` holds the
 // SgdSegment table as bytes (U8) on the buffers' device, made by sgd_segments_tensor.
+// ema = decay * ema + (1 - decay) * w, flat F32 tensors on one device (the weights' moving average).
+void ema_update_(Tensor& ema, const Tensor& w, float decay);
 Tensor sgd_segments_tensor(const std::vector<SgdSegment>& segments, Device device);
 void momentum_sgd_step(Tensor& w, const Tensor& grad, Tensor& accum, const Tensor& segments, float lr,
                        float momentum, bool nesterov);

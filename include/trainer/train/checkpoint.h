@@ -21,12 +21,18 @@ struct TrainingState {
   int64_t skipped_steps = 0;         // batches whose update was skipped (overflow or non-finite loss)
 };
 
+// The flat f32 tensors the training loop keeps beside the weights; null: none.
+struct TrainingTensors {
+  Tensor* momentum = nullptr;        // "optimizer.momentum"
+  Tensor* moving_average = nullptr;  // "optimizer.moving_average": the weights' EMA
+};
+
 class CheckpointManager {
  public:
   CheckpointManager(std::string directory, int keep_max);
 
   // Writes ckpt-<step>.safetensors and prunes all but the newest keep_max. Returns its path.
-  std::string save(const nn::ParameterStore& store, const Tensor* optimizer_state, const TrainingState& state,
+  std::string save(const nn::ParameterStore& store, const TrainingTensors& training, const TrainingState& state,
                    const std::string& config_text, const std::string& architecture) const;
   // The newest complete checkpoint in the directory (temporary files are ignored).
   std::optional<std::string> latest() const;
@@ -41,8 +47,13 @@ class CheckpointManager {
 // Whether a safetensors file is one of ours (its metadata names the checkpoint format).
 bool is_trainer_checkpoint(const std::map<std::string, std::string>& metadata);
 
-// Loads a checkpoint into `store` (and the optimizer state, when given and present). Missing,
+// Loads a checkpoint into `store`, and the training tensors that are given: momentum that the
+// checkpoint lacks is zeroed, a moving average it lacks starts from the loaded weights. Missing,
 // unexpected or mis-shaped tensors are listed by name in one Error.
-TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store, Tensor* optimizer_state);
+TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store, const TrainingTensors& training = {});
+
+// For evaluation and prediction with eval_config.use_moving_averages: the checkpoint's moving
+// average of the weights replaces them (an Error when it was trained without one).
+void use_moving_average_weights(const std::string& path, nn::ParameterStore& store);
 
 }  // namespace trainer::train

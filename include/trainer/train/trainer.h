@@ -16,6 +16,7 @@
 #include "trainer/train/checkpoint.h"
 #include "trainer/train/loss_scaler.h"
 #include "trainer/train/lr_schedule.h"
+#include "trainer/train/moving_average.h"
 #include "trainer/train/optimizer.h"
 
 namespace trainer::train {
@@ -53,6 +54,7 @@ struct TrainerOptions {
   MomentumSgdOptions optimizer;
   LossScalerOptions loss_scaling;
   double clip_gradient_norm = 0;  // 0 = off
+  double moving_average_decay = 0;  // > 0: keep the weights' EMA (moving_average.h); 0 = off
   int64_t log_every = 10;
   std::string model_dir;          // "" = no checkpoints
   int64_t checkpoint_every = 0;   // 0 = only at the end
@@ -83,18 +85,25 @@ class Trainer {
   int64_t steps_done() const { return step_; }
   std::pair<int64_t, int64_t> resume_cursor() const { return resume_cursor_; }
   std::optional<std::string> save(const BatchSource& source);
+  // The weights' moving average (null when moving_average_decay is 0).
+  MovingAverage* moving_average() { return moving_average_ ? &*moving_average_ : nullptr; }
 
  private:
   TrainTask& task_;
   TrainerOptions options_;
   MetricsLog& log_;
   MomentumSgd optimizer_;
+  std::optional<MovingAverage> moving_average_;
   LossScaler scaler_;
   std::unique_ptr<CheckpointManager> checkpoints_;
   int64_t step_ = 0;
   std::pair<int64_t, int64_t> resume_cursor_{0, 0};
   int bad_in_a_row_ = 0;
   int64_t skipped_steps_ = 0;
+
+  TrainingTensors training_tensors() {
+    return {&optimizer_.accumulators(), moving_average_ ? &moving_average_->values() : nullptr};
+  }
 };
 
 }  // namespace trainer::train

@@ -28,6 +28,13 @@ void momentum_sgd_step(float* w, const float* grad, float* accum, const SgdSegme
   }
 }
 
+void ema_update(float* ema, const float* w, int64_t n, float decay) {
+  TRAINER_CHECK(n >= 0, "ema_update: negative size ", n);
+  const float keep = decay, take = 1.f - decay;
+#pragma omp parallel for simd schedule(static) if (n >= kGrain)
+  for (int64_t i = 0; i < n; ++i) ema[i] = keep * ema[i] + take * w[i];
+}
+
 void unscale_and_check_finite(float* grads, int64_t n, float inv_scale, int32_t* all_finite, double* squared_norm) {
   int bad = 0;
   const bool scale = inv_scale != 1.f;

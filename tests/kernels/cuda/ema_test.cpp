@@ -1,6 +1,7 @@
-// The EMA update against its one-line definition (there is no CPU kernel for it yet), on a
-// buffer with a tail that is not a whole vector, aligned and not.
+// The EMA update against the CPU backend's kernel and its one-line definition, on a buffer with
+// a tail that is not a whole vector, aligned and not.
 #include "trainer/kernels/cuda/ema.h"
+#include "trainer/kernels/cpu/optimizer.h"
 
 #include <gtest/gtest.h>
 
@@ -19,12 +20,16 @@ TEST(CudaEma, MatchesTheDefinition) {
     const std::vector<float> w = testing::random_values<float>(n, 0.f, 1.f, 92);
     DeviceArray<float> d_ema(ema), d_w(w);
     const float decay = 0.999f;
+    std::vector<float> cpu_ema = ema;
     for (int step = 0; step < 2; ++step) {
       ema_update(d_ema.get() + offset, d_w.get() + offset, n - offset, decay, nullptr);
+      cpu::ema_update(cpu_ema.data() + offset, w.data() + offset, n - offset, decay);
       for (int64_t i = offset; i < n; ++i) ema[i] = decay * ema[i] + (1.f - decay) * w[i];
     }
     // Fused or unfused multiply-adds: one f32 ulp of the terms (|ema|, |w| < 6) per step.
     EXPECT_TRUE(testing::all_close(d_ema.download(), ema, 2 * 12 * testing::kF32Roundoff, 0)) << "offset " << offset;
+    EXPECT_TRUE(testing::all_close(d_ema.download(), cpu_ema, 2 * 12 * testing::kF32Roundoff, 0)) << "offset " << offset;
+    EXPECT_TRUE(testing::all_close(cpu_ema, ema, 2 * 12 * testing::kF32Roundoff, 0)) << "offset " << offset;
   }
 }
 

@@ -20,6 +20,10 @@ void momentum_sgd_step(float* w, const float* grad, float* accum, const SgdSegme
 // finite, else 0; *squared_norm (may be null) = the sum of the results squared, in double.
 void unscale_and_check_finite(float* grads, int64_t n, float inv_scale, int32_t* all_finite, double* squared_norm);
 
+// The moving average of the weights: ema = decay * ema + (1 - decay) * w over [n], (1 - decay)
+// rounded to f32 once (as cuda/ema.h).
+void ema_update(float* ema, const float* w, int64_t n, float decay);
+
 // The sum of x[i]^2 in double (the global gradient norm squared).
 double squared_norm(const float* x, int64_t n);
 

@@ -1,8 +1,8 @@
 // Exponential moving average of the flat f32 parameter buffer (the "moving average" shadow
 // weights of TF's ExponentialMovingAverage) on the CUDA backend:
 //   ema = decay * ema + (1 - decay) * w
-// over [n], (1 - decay) rounded to f32 once, on the host. There is no CPU version yet. Pointers
-// are device memory. Asynchronous on `stream`.
+// over [n], (1 - decay) rounded to f32 once, on the host (cpu::ema_update in cpu/optimizer.h is
+// the CPU backend's). Pointers are device memory. Asynchronous on `stream`.
 //
 // Design (src/kernels/cuda/ema.cu): a flat grid-stride loop of 16-byte vectors (4 floats), at
 // most 1024 blocks of 256 threads, the n % 4 tail done by block 0.
