@@ -8,6 +8,7 @@
 #include "trainer/cli/coco_eval_command.h"
 #include "trainer/cli/modes.h"
 #include "trainer/core/metrics_log.h"
+#include "trainer/dist/communicator.h"
 
 int main(int argc, char** argv) {
   using namespace trainer;
@@ -15,7 +16,7 @@ int main(int argc, char** argv) {
     if (argc >= 2 && std::strcmp(argv[1], "coco-eval") == 0) return run_coco_eval_command(argc - 1, argv + 1);
     const auto args = cli::parse_args(argc, argv);
     if (!args) return 0;  // --help
-    MetricsLog log(args->log_json);
+    MetricsLog log(dist::launcher_rank() == 0 ? args->log_json : "");  // under mpirun, rank 0 writes it
     switch (args->mode) {
       case cli::Mode::Train: return cli::run_train(*args, log);
       case cli::Mode::Eval: return cli::run_eval(*args, log);

@@ -45,7 +45,8 @@ int run_train(const CliArgs& args, MetricsLog& log) {
       return 130;
     }
   }
-  if (p.config.has_eval_input_reader())
+  // Rank 0 evaluates (the other ranks hold the same weights).
+  if (p.config.has_eval_input_reader() && p.communicator->is_root())
     log.metric(p.task->evaluate({options.model_dir, trainer.steps_done()}));
   return 0;
 }

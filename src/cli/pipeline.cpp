@@ -42,6 +42,24 @@ PrecisionPolicy precision_of(const config::TrainEvalPipelineConfig& c) {
   return PrecisionPolicy(Mode::FP32);
 }
 
+// Every rank must train the same thing: a rank whose resolved config differs stops the job at
+// start-up, naming the first line that differs.
+void require_same_config(dist::Communicator& comm, const std::string& text) {
+  const std::vector<std::string> all = comm.allgather(text);
+  for (size_t r = 1; r < all.size(); ++r) {
+    if (all[r] == all[0]) continue;
+    size_t line = 1, at = 0;
+    while (at < all[0].size() && at < all[r].size() && all[0][at] == all[r][at]) line += all[0][at++] == '\n';
+    auto line_of = [&](const std::string& s) {
+      const size_t begin = s.rfind('\n', at == 0 ? 0 : at - 1);
+      const size_t from = begin == std::string::npos ? 0 : begin + 1;
+      return s.substr(from, s.find('\n', from) - from);
+    };
+    fail("rank ", r, "'s resolved config differs from rank 0's at line ", line, ": \"", line_of(all[r]),
+         "\" against \"", line_of(all[0]), "\"; every rank must run the same config and overrides");
+  }
+}
+
 // --amp: the automatic mixed precision of the run's device, as torch.autocast picks it (float16 on
 // CUDA, bfloat16 on CPUs) and NVIDIA's recipes train it (FP16 with dynamic loss scaling).
 void use_amp(config::TrainEvalPipelineConfig& c) {
@@ -54,20 +72,13 @@ void use_amp(config::TrainEvalPipelineConfig& c) {
   c.mutable_precision()->set_compute_dtype(amp);
 }
 
-// The process's rank on its node under mpirun / srun (0 when started alone).
-int local_rank() {
-  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"})
-    if (const char* v = std::getenv(var)) return std::atoi(v);
-  return 0;
-}
-
 // runtime.device CUDA: registers the CUDA backend, picks this process's GPU and the kernels
 // that convolutions and matmuls run on.
 void use_cuda(Pipeline& p) {
   const config::RuntimeConfig& rt = p.config.runtime();
 #if TRAINER_HAS_CUDA_KERNELS
   cuda::register_runtime();
-  const std::string gpu = cuda::select_device(local_rank());
+  const std::string gpu = cuda::select_device(p.communicator->local_rank());
   p.run.device = Device::cuda();
 #if TRAINER_CUDA_EMULATED
   TRAINER_CHECK(rt.conv_backend() == config::RuntimeConfig::NATIVE,
@@ -116,6 +127,14 @@ Pipeline load_pipeline(const CliArgs& args) {
   if (args.amp) use_amp(p.config);
   config::validate(p.config, args.config_path);
   p.config_text = config::to_text(p.config);
+  p.communicator = dist::make_communicator();
+  set_log_rank(p.communicator->rank(), p.communicator->world_size());
+  if (p.communicator->world_size() > 1) {
+    require_same_config(*p.communicator, p.config_text);
+    log_info("data parallel: ", p.communicator->describe());
+  }
+  p.run.rank = p.communicator->rank();
+  p.run.world_size = p.communicator->world_size();
   p.run.precision = precision_of(p.config);
   if (p.config.runtime().device() == config::RuntimeConfig::CUDA) use_cuda(p);
   else use_cpu(p);
@@ -197,6 +216,7 @@ train::TrainerOptions trainer_options(const Pipeline& p) {
   o.checkpoint_every = rt.checkpoint_every_n_steps();
   o.keep_checkpoints = static_cast<int>(rt.keep_checkpoint_max());
   o.config_text = p.config_text;
+  o.communicator = p.communicator.get();
   p.task->configure(o);
   return o;
 }

@@ -23,7 +23,8 @@ data::LoaderOptions loader_options(const config::TrainEvalPipelineConfig& c, Spl
   o.num_workers = static_cast<int>(r.num_workers());
   o.prefetch_batches = std::max(1, r.num_prefetch_batches());
   o.seed = run.seed;
-  o.rank = run.rank, o.world_size = run.world_size;
+  // Training shards the data over the ranks; evaluation is rank 0's, over the whole split.
+  if (split == Split::Train) o.rank = run.rank, o.world_size = run.world_size;
   o.image_dtype = run.precision.activations();  // the loader writes what the first layer reads
   return o;
 }

@@ -64,6 +64,12 @@ StepResult Trainer::step(const TrainBatch& batch) {
     store.untrack();
   }
   Tensor& grads = store.grads();
+  if (distributed()) {
+    // Every rank makes the same two collectives every step, whatever its batch held, so the
+    // finite check and the loss-scale decision below see identical numbers on every rank.
+    options_.communicator->allreduce_mean(grads);
+    r.loss = options_.communicator->allreduce_sum(r.loss) / options_.communicator->world_size();
+  }
   double squared_norm = 0;
   r.applied = scaler_.unscale_and_check(grads, &squared_norm) && std::isfinite(r.loss);
   if (!r.applied) {
@@ -105,7 +111,7 @@ StepResult Trainer::step(const TrainBatch& batch) {
 }
 
 std::optional<std::string> Trainer::save(const BatchSource& source) {
-  if (!checkpoints_) return std::nullopt;
+  if (!checkpoints_ || (distributed() && !options_.communicator->is_root())) return std::nullopt;
   TrainingState s;
   s.step = step_;
   std::tie(s.loader_epoch, s.loader_batch) = source.cursor();
@@ -124,15 +130,22 @@ void Trainer::run(BatchSource& source) {
   int64_t window_images = 0, window_steps = 0;
   double window_loss = 0;
   const int64_t first_step = step_;
+  const bool root = !distributed() || options_.communicator->is_root();
+  if (distributed()) {
+    // Rank 0's weights and statistics (initialised, fine-tuned or resumed) for everyone.
+    options_.communicator->broadcast(task_.store().values(), 0);
+    if (task_.store().buffer_values().defined()) options_.communicator->broadcast(task_.store().buffer_values(), 0);
+    task_.store().bump_version();
+  }
   while ((total == 0 || step_ < total) && !(options_.should_stop && options_.should_stop())) {
     const std::unique_ptr<TrainBatch> batch = source.next();
     const StepResult r = step(*batch);
-    window_images += batch->size();
+    window_images += batch->size() * (distributed() ? options_.communicator->world_size() : 1);  // the job's
     window_loss += r.loss;
     ++window_steps;
     const bool last = total > 0 && step_ == total;
     // A skipped batch leaves step_ where it was: log and checkpoint on the updates only.
-    if (r.applied && (step_ % std::max<int64_t>(options_.log_every, 1) == 0 || last)) {
+    if (root && r.applied && (step_ % std::max<int64_t>(options_.log_every, 1) == 0 || last)) {
       const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double ips = secs > 0 ? window_images / secs : 0;
       const double mean_loss = window_loss / window_steps;
@@ -156,8 +169,7 @@ void Trainer::run(BatchSource& source) {
       save(source);
   }
   if (checkpoints_) {
-    const auto path = save(source);
-    log_info("saved ", *path);
+    if (const auto path = save(source)) log_info("saved ", *path);
   }
 }
 

@@ -363,6 +363,40 @@ TEST(Cli, EvalUsesTheMovingAverageOfTheWeightsWhenAsked) {
   std::filesystem::remove_all(scratch);
 }
 
+// `mpirun -np 2 trainer --config X`: two ranks average their gradients; rank 0 alone logs each
+// step, writes the checkpoint and evaluates the whole eval split; the training data is split
+// between the ranks. A rank launched with a different config stops the job at start-up, naming
+// the line.
+TEST(Cli, MpirunTrainsWithTwoRanksAndRankZeroWrites) {
+  const auto scratch = scratch_dir("mpirun");
+  auto args = synthetic_resnet(scratch / "model", "CPU");
+  args.insert(args.end(), {"--override", "runtime { num_threads: 1 }", "--log-json", (scratch / "log.json").string()});
+  RunResult r = run_command(mpirun(2) + trainer_command(args), scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("[rank 0] data parallel: MPI (Open MPI"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rank 0 of 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("4 batches of 8 per epoch on rank 0 of 2"), std::string::npos) << r.err;  // 64 images / 2
+  size_t steps = 0;
+  for (size_t at = r.err.find("step 3/3"); at != std::string::npos; at = r.err.find("step 3/3", at + 1)) ++steps;
+  EXPECT_EQ(steps, 1u) << r.err;
+  EXPECT_EQ(r.out.find("top1"), r.out.rfind("top1")) << r.out;
+  EXPECT_NE(r.out.find("images: 32"), std::string::npos) << r.out;  // the whole eval split
+  EXPECT_TRUE(train::CheckpointManager((scratch / "model").string(), 1).latest().has_value());
+  const std::string json = slurp(scratch / "log.json");
+  EXPECT_NE(json.find("\"loss\""), std::string::npos) << json;
+
+  auto other = synthetic_resnet(scratch / "model2", "CPU");
+  other.insert(other.end(), {"--override", "train_config { batch_size: 4 }"});
+  RunResult mismatch = run_command(mpirun(1) + trainer_command(synthetic_resnet(scratch / "model2", "CPU")) + " : -np 1 " +
+                                       trainer_command(other),
+                                   scratch);
+  EXPECT_NE(mismatch.status, 0);
+  EXPECT_NE(mismatch.err.find("rank 1's resolved config differs from rank 0's at line"), std::string::npos)
+      << mismatch.err;
+  EXPECT_NE(mismatch.err.find("batch_size: 4"), std::string::npos) << mismatch.err;
+  std::filesystem::remove_all(scratch);
+}
+
 #if TRAINER_HAS_CUDA_KERNELS
 TEST(Cli, DeviceCudaTrainsLikeTheCpuAndItsCheckpointEvaluatesOnEither) {
   const auto scratch = scratch_dir("cuda");

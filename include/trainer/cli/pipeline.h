@@ -8,6 +8,7 @@
 
 #include "trainer/cli/cli_args.h"
 #include "trainer/config/config.h"
+#include "trainer/dist/communicator.h"
 #include "trainer/tasks/task.h"
 #include "trainer/train/trainer.h"
 
@@ -17,6 +18,8 @@ struct Pipeline {
   config::TrainEvalPipelineConfig config;
   std::string config_text;  // resolved, as printed and saved beside checkpoints
   tasks::RunContext run;
+  // This process among the run's processes (one, or a rank under mpirun).
+  std::shared_ptr<dist::Communicator> communicator;
   // runtime.conv_backend CUDNN in a real CUDA build: the cuDNN / cuBLASLt handles the run's
   // contexts point to (RunContext::libraries).
   std::shared_ptr<cuda::StreamContext> libraries;

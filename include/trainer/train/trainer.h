@@ -11,6 +11,7 @@
 #include <string>
 
 #include "trainer/core/metrics_log.h"
+#include "trainer/dist/communicator.h"
 #include "trainer/nn/parameters.h"
 #include "trainer/ops/context.h"
 #include "trainer/train/checkpoint.h"
@@ -50,6 +51,10 @@ class TrainTask {
 struct TrainerOptions {
   int64_t num_steps = 0;        // total updates (0 = until stopped)
   ExecutionSettings execution;  // device, precision policy, kernel choices of every step
+  // Data parallelism (null: one process): gradients are averaged over the ranks after every
+  // backward pass, rank 0's weights are everyone's at the start, and rank 0 alone writes
+  // checkpoints and logs.
+  dist::Communicator* communicator = nullptr;
   LearningRateSchedule schedule;
   MomentumSgdOptions optimizer;
   LossScalerOptions loss_scaling;
@@ -100,6 +105,8 @@ class Trainer {
   std::pair<int64_t, int64_t> resume_cursor_{0, 0};
   int bad_in_a_row_ = 0;
   int64_t skipped_steps_ = 0;
+
+  bool distributed() const { return options_.communicator && options_.communicator->world_size() > 1; }
 
   TrainingTensors training_tensors() {
     return {&optimizer_.accumulators(), moving_average_ ? &moving_average_->values() : nullptr};

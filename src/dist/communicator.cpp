@@ -1,0 +1,164 @@
+#include "trainer/dist/communicator.h"
+
+#include <cstdlib>
+
+#include "trainer/core/error.h"
+
+#if TRAINER_HAS_MPI
+#include <mpi.h>
+#endif
+
+namespace trainer::dist {
+namespace {
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : fallback;
+}
+
+// The world size the launcher announced (1 when started alone).
+int launched_world_size() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"}) {
+    const int n = env_int(var, 0);
+    if (n > 0) return n;
+  }
+  return 1;
+}
+
+int launched_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"})
+    if (std::getenv(var)) return env_int(var, 0);
+  return 0;
+}
+
+int launched_local_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"})
+    if (std::getenv(var)) return env_int(var, 0);
+  return 0;
+}
+
+class SingleProcess final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int world_size() const override { return 1; }
+  int local_rank() const override { return 0; }
+  std::string describe() const override { return "single process"; }
+  void allreduce_mean(Tensor&) override {}
+  void broadcast(Tensor&, int) override {}
+  double allreduce_sum(double value) override { return value; }
+  std::vector<std::string> allgather(const std::string& value) override { return {value}; }
+};
+
+#if TRAINER_HAS_MPI
+void check_mpi(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  fail("MPI ", what, " failed: ", std::string(text, static_cast<size_t>(length)));
+}
+
+// A host view of `t` to run a collective on, and the way back for device tensors.
+struct HostBuffer {
+  Tensor& target;
+  Tensor host;
+  explicit HostBuffer(Tensor& t) : target(t), host(t.device().is_cpu() ? t : t.to(Device::cpu())) {
+    TRAINER_CHECK(t.is_contiguous(), "collective on a non-contiguous tensor ", t.describe());
+  }
+  void done() {
+    if (!target.device().is_cpu()) target.copy_from(host);
+  }
+};
+
+class Mpi final : public Communicator {
+ public:
+  Mpi() {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+      int provided = 0;
+      check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "initialisation");
+      std::atexit([] {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (!finalized) MPI_Finalize();
+      });
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    local_rank_ = launched_local_rank();
+    char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int length = 0;
+    MPI_Get_library_version(version, &length);
+    library_ = std::string(version, static_cast<size_t>(length));
+    library_ = library_.substr(0, library_.find_first_of(",\n"));
+  }
+  int rank() const override { return rank_; }
+  int world_size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
+  std::string describe() const override {
+    return str("MPI (", library_, "), rank ", rank_, " of ", size_, ", local rank ", local_rank_);
+  }
+  void allreduce_mean(Tensor& t) override {
+    TRAINER_CHECK(t.dtype() == DType::F32, "allreduce_mean: ", t.describe(), " is not f32");
+    HostBuffer b(t);
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, b.host.raw(), static_cast<int>(t.numel()), MPI_FLOAT, MPI_SUM,
+                            MPI_COMM_WORLD),
+              "allreduce");
+    float* p = b.host.data<float>();
+    const float inv = 1.f / static_cast<float>(size_);
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] *= inv;
+    b.done();
+  }
+  void broadcast(Tensor& t, int root) override {
+    HostBuffer b(t);
+    check_mpi(MPI_Bcast(b.host.raw(), static_cast<int>(t.numel() * static_cast<int64_t>(dtype_size(t.dtype()))),
+                        MPI_BYTE, root, MPI_COMM_WORLD),
+              "broadcast");
+    b.done();
+  }
+  double allreduce_sum(double value) override {
+    double total = 0;
+    check_mpi(MPI_Allreduce(&value, &total, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "allreduce");
+    return total;
+  }
+  std::vector<std::string> allgather(const std::string& value) override {
+    const int length = static_cast<int>(value.size());
+    std::vector<int> lengths(static_cast<size_t>(size_)), offsets(static_cast<size_t>(size_));
+    check_mpi(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD), "allgather");
+    int total = 0;
+    for (int r = 0; r < size_; ++r) offsets[static_cast<size_t>(r)] = total, total += lengths[static_cast<size_t>(r)];
+    std::string all(static_cast<size_t>(total), '\0');
+    check_mpi(MPI_Allgatherv(value.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(), MPI_CHAR,
+                             MPI_COMM_WORLD),
+              "allgather");
+    std::vector<std::string> out;
+    for (int r = 0; r < size_; ++r)
+      out.push_back(all.substr(static_cast<size_t>(offsets[static_cast<size_t>(r)]),
+                               static_cast<size_t>(lengths[static_cast<size_t>(r)])));
+    return out;
+  }
+
+ private:
+  int rank_ = 0, size_ = 1, local_rank_ = 0;
+  std::string library_;
+};
+#endif
+
+}  // namespace
+
+int launcher_rank() { return launched_world_size() > 1 ? launched_rank() : 0; }
+
+std::shared_ptr<Communicator> single_process() { return std::make_shared<SingleProcess>(); }
+
+std::shared_ptr<Communicator> make_communicator() {
+  const int size = launched_world_size();
+  if (size <= 1) return single_process();
+#if TRAINER_HAS_MPI
+  return std::make_shared<Mpi>();
+#else
+  fail("the launcher started ", size, " processes, but this build has no MPI (install libopenmpi-dev and rebuild)");
+#endif
+}
+
+}  // namespace trainer::dist
