@@ -33,6 +33,14 @@ Trainer::Trainer(TrainTask& task, const TrainerOptions& o, MetricsLog& log)
 std::optional<TrainingState> Trainer::resume() {
   if (!checkpoints_) return std::nullopt;
   const auto path = checkpoints_->latest();
+  if (distributed()) {
+    // Every rank must resume from the same checkpoint (a model_dir that is not shared between
+    // machines, or a copy lagging behind, would not): compare what each rank found.
+    const std::vector<std::string> found = options_.communicator->allgather(path ? *path : "none");
+    for (size_t r = 1; r < found.size(); ++r)
+      TRAINER_CHECK(found[r] == found[0], "rank ", r, " would resume from ", found[r], " but rank 0 from ", found[0],
+                    "; every rank must see the same runtime.model_dir");
+  }
   if (!path) return std::nullopt;
   TrainingState s = load_checkpoint(*path, task_.store(), training_tensors());
   step_ = s.step;

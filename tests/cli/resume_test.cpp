@@ -56,5 +56,31 @@ TEST(Resume, StopAndResumeIsBitIdenticalToAnUninterruptedRun) {
   std::filesystem::remove_all(scratch);
 }
 
+// The same under `mpirun -np 2`: rank 0's checkpoint holds everything the ranks share (weights,
+// momentum, the loader cursor of every rank's shard) and every rank resumes from it.
+TEST(Resume, UnderTwoRanksIsBitIdenticalToo) {
+  const auto scratch = scratch_dir("resume-mpi");
+  const auto straight = scratch / "straight", interrupted = scratch / "interrupted";
+  auto two_ranks = [&](const std::filesystem::path& dir, int steps) {
+    auto args = small_run(dir, steps);
+    args.insert(args.end(), {"--override", "runtime { num_threads: 1 }"});
+    return run_command(mpirun(2) + trainer_command(args), scratch);
+  };
+  RunResult a = two_ranks(straight, 6);
+  ASSERT_EQ(a.status, 0) << a.err;
+  RunResult b1 = two_ranks(interrupted, 3);
+  ASSERT_EQ(b1.status, 0) << b1.err;
+  RunResult b2 = two_ranks(interrupted, 6);
+  ASSERT_EQ(b2.status, 0) << b2.err;
+  EXPECT_NE(b2.err.find("resumed from"), std::string::npos) << b2.err;
+  const auto x = train::read_safetensors((straight / "ckpt-000000006.safetensors").string());
+  const auto y = train::read_safetensors((interrupted / "ckpt-000000006.safetensors").string());
+  ASSERT_EQ(x.tensors.size(), y.tensors.size());
+  for (const auto& [name, t] : x.tensors)
+    EXPECT_EQ(std::memcmp(t.raw(), y.tensors.at(name).raw(), t.nbytes()), 0) << name << " differs after resuming";
+  EXPECT_EQ(x.metadata.at("loader_batch"), y.metadata.at("loader_batch"));
+  std::filesystem::remove_all(scratch);
+}
+
 }  // namespace
 }  // namespace trainer::testing

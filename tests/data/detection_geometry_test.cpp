@@ -278,7 +278,9 @@ TEST(DetectionCrop, OverlapThresholdDropsBoxesKeepingTooLittle) {
       kept_partial += kept >= 0.6 && kept < 1;
     }
     for (const auto& b : g.boxes) got.push_back(b.label);
-    if (!too_close_to_call) ASSERT_EQ(got, expected) << s;
+    if (!too_close_to_call) {
+      ASSERT_EQ(got, expected) << s;
+    }
   }
   EXPECT_GT(dropped_partial, 20);
   EXPECT_GT(kept_partial, 20);
@@ -384,7 +386,9 @@ void expect_boxes_frame_their_pixels(const std::vector<uint8_t>& pixels, int h, 
     for (const auto& candidate : boxes)
       if (candidate.label == channel + 1) b = &candidate;
     if (x1 == 0) {  // colour not visible: at most a sliver of a box remains
-      if (b) EXPECT_LT(std::min((b->xmax - b->xmin) * w, (b->ymax - b->ymin) * h), 2.0f) << what << " channel " << channel;
+      if (b) {
+        EXPECT_LT(std::min((b->xmax - b->xmin) * w, (b->ymax - b->ymin) * h), 2.0f) << what << " channel " << channel;
+      }
       continue;
     }
     ASSERT_NE(b, nullptr) << what << ": colour " << channel << " is visible but has no box";

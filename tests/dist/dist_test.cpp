@@ -4,7 +4,10 @@
 // N*B, for a model without batchnorm (linear regression with momentum SGD and weight decay).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 
 #include "trainer/core/random.h"
 #include "trainer/dist/communicator.h"
@@ -112,6 +115,40 @@ TEST(DataParallel, NRanksWithBatchBMatchOneProcessWithBatchNB) {
   for (size_t i = 0; i < p.size(); ++i) EXPECT_NEAR(p[i], q[i], 2e-6 * (1 + std::abs(q[i]))) << "parameter " << i;
   std::printf("rank %d of %d: loss after %lld steps matches one process with batch %lld\n", c.rank(), c.world_size(),
               static_cast<long long>(steps), static_cast<long long>(global));
+}
+
+// Ranks that would resume from different checkpoints (a model_dir not shared between machines)
+// stop, every one of them, naming what each found.
+TEST(DataParallel, RanksThatSeeDifferentCheckpointsAreRefused) {
+  Communicator& c = *comm();
+  if (c.world_size() < 2) GTEST_SKIP() << "needs mpirun -np 2 (dist.two_ranks)";
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("trainer-dist-" + std::to_string(::getpid()) + "-" + std::to_string(c.rank()));
+  std::filesystem::remove_all(dir);
+  MetricsLog log;
+  Regression task;
+  train::TrainerOptions o = options(&c);
+  o.model_dir = dir.string();
+  if (c.is_root()) {  // rank 0 alone has a checkpoint in its directory
+    train::TrainerOptions alone = o;
+    alone.communicator = nullptr;
+    train::Trainer writer(task, alone, log);
+    writer.step(rows_of(0, 0, 4));
+    struct NoData final : train::BatchSource {
+      std::unique_ptr<train::TrainBatch> next() override { return nullptr; }
+      std::pair<int64_t, int64_t> cursor() const override { return {0, 1}; }
+    } source;
+    ASSERT_TRUE(writer.save(source).has_value());
+  }
+  train::Trainer trainer(task, o, log);
+  try {
+    trainer.resume();
+    ADD_FAILURE() << "rank " << c.rank() << " resumed although the ranks disagree";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 1 would resume from none but rank 0 from "), std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
