@@ -129,6 +129,7 @@ Pipeline load_pipeline(const CliArgs& args) {
   p.config_text = config::to_text(p.config);
   p.communicator = dist::make_communicator();
   set_log_rank(p.communicator->rank(), p.communicator->world_size());
+  p.communicator->set_timeout(p.config.runtime().collective_timeout_seconds());
   if (p.communicator->world_size() > 1) {
     require_same_config(*p.communicator, p.config_text);
     log_info("data parallel: ", p.communicator->describe());
@@ -141,7 +142,7 @@ Pipeline load_pipeline(const CliArgs& args) {
   log_info("precision ", p.run.precision.describe());
   p.run.seed = p.config.runtime().seed();
   set_num_threads(static_cast<int>(p.config.runtime().num_threads()));
-  if (args.mode != Mode::Summary) {
+  if (args.mode != Mode::Summary && p.communicator->is_root()) {  // the ranks' configs are equal
     std::fprintf(stderr, "# resolved config (%s)\n%s", args.config_path.c_str(), p.config_text.c_str());
   }
   p.task = tasks::create_task(p.config, p.run);

@@ -200,6 +200,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"runtime.keep_checkpoint_max"},
       {"runtime.checkpoint_every_n_steps"},
       {"runtime.log_every_n_steps"},
+      {"runtime.collective_timeout_seconds"},
       {"precision.compute_dtype"},
       {"precision.static_loss_scale"},
       {"precision.dynamic_loss_scale.initial_scale"},

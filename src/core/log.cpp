@@ -15,9 +15,13 @@ void set_log_rank(int rank, int world_size) {
 
 void log_line(bool warning, const std::string& message) {
   if (!warning && g_rank != 0) return;
+  // One write per line: under mpirun the ranks share the terminal, and a line written in pieces
+  // interleaves with another rank's.
+  std::string line = g_world > 1 ? "[rank " + std::to_string(g_rank) + "] " : std::string();
+  line += (warning ? "warning: " : "") + message + "\n";
   std::lock_guard lock(g_mutex);
-  if (g_world > 1) std::fprintf(stderr, "[rank %d] ", g_rank);
-  std::fprintf(stderr, "%s%s\n", warning ? "warning: " : "", message.c_str());
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
 }
 
 }  // namespace trainer

@@ -1,6 +1,12 @@
 #include "trainer/dist/communicator.h"
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include "trainer/core/error.h"
 
@@ -47,6 +53,8 @@ class SingleProcess final : public Communicator {
   void broadcast(Tensor&, int) override {}
   double allreduce_sum(double value) override { return value; }
   std::vector<std::string> allgather(const std::string& value) override { return {value}; }
+  void set_timeout(double) override {}
+  void set_step(int64_t) override {}
 };
 
 #if TRAINER_HAS_MPI
@@ -57,6 +65,65 @@ void check_mpi(int code, const char* what) {
   MPI_Error_string(code, text, &length);
   fail("MPI ", what, " failed: ", std::string(text, static_cast<size_t>(length)));
 }
+
+using Clock = std::chrono::steady_clock;
+
+// Watches the collectives of this rank from a thread of its own: one that has waited past the
+// timeout means another rank died or hangs. MPI offers no portable way to cancel a blocked
+// collective, so the process ends itself (std::_Exit, which mpirun turns into the end of the
+// job) after saying what it waited for.
+class Watchdog {
+ public:
+  explicit Watchdog(int rank) : rank_(rank), thread_([this] { watch(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void set_timeout(double seconds) { timeout_ms_ = static_cast<int64_t>(seconds * 1000); }
+  void set_step(int64_t step) { step_ = step; }
+  // While one lives, the collective `what` is in flight.
+  class Busy {
+   public:
+    Busy(Watchdog& w, const char* what) : w_(w) {
+      w_.what_ = what;
+      w_.since_ms_ = now_ms();
+    }
+    ~Busy() { w_.since_ms_ = 0; }
+
+   private:
+    Watchdog& w_;
+  };
+
+ private:
+  static int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count() + 1;
+  }
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping_; })) {
+      const int64_t since = since_ms_, timeout = timeout_ms_;
+      if (since == 0 || timeout <= 0 || now_ms() - since < timeout) continue;
+      std::fprintf(stderr,
+                   "[rank %d] error: %s at step %lld waited %.0f s for the other ranks: one of them died or hangs "
+                   "(runtime.collective_timeout_seconds); stopping the job\n",
+                   rank_, what_.load(), static_cast<long long>(step_.load()), (now_ms() - since) / 1000.0);
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
+  }
+
+  const int rank_;
+  std::atomic<int64_t> since_ms_{0}, timeout_ms_{0}, step_{0};
+  std::atomic<const char*> what_{""};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 // A host view of `t` to run a collective on, and the way back for device tensors.
 struct HostBuffer {
@@ -92,7 +159,10 @@ class Mpi final : public Communicator {
     MPI_Get_library_version(version, &length);
     library_ = std::string(version, static_cast<size_t>(length));
     library_ = library_.substr(0, library_.find_first_of(",\n"));
+    watchdog_ = std::make_unique<Watchdog>(rank_);
   }
+  void set_timeout(double seconds) override { watchdog_->set_timeout(seconds); }
+  void set_step(int64_t step) override { watchdog_->set_step(step); }
   int rank() const override { return rank_; }
   int world_size() const override { return size_; }
   int local_rank() const override { return local_rank_; }
@@ -102,6 +172,7 @@ class Mpi final : public Communicator {
   void allreduce_mean(Tensor& t) override {
     TRAINER_CHECK(t.dtype() == DType::F32, "allreduce_mean: ", t.describe(), " is not f32");
     HostBuffer b(t);
+    const Watchdog::Busy busy(*watchdog_, "allreduce of the gradients");
     check_mpi(MPI_Allreduce(MPI_IN_PLACE, b.host.raw(), static_cast<int>(t.numel()), MPI_FLOAT, MPI_SUM,
                             MPI_COMM_WORLD),
               "allreduce");
@@ -112,6 +183,7 @@ class Mpi final : public Communicator {
   }
   void broadcast(Tensor& t, int root) override {
     HostBuffer b(t);
+    const Watchdog::Busy busy(*watchdog_, "broadcast");
     check_mpi(MPI_Bcast(b.host.raw(), static_cast<int>(t.numel() * static_cast<int64_t>(dtype_size(t.dtype()))),
                         MPI_BYTE, root, MPI_COMM_WORLD),
               "broadcast");
@@ -119,10 +191,12 @@ class Mpi final : public Communicator {
   }
   double allreduce_sum(double value) override {
     double total = 0;
+    const Watchdog::Busy busy(*watchdog_, "allreduce of the loss");
     check_mpi(MPI_Allreduce(&value, &total, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "allreduce");
     return total;
   }
   std::vector<std::string> allgather(const std::string& value) override {
+    const Watchdog::Busy busy(*watchdog_, "allgather");
     const int length = static_cast<int>(value.size());
     std::vector<int> lengths(static_cast<size_t>(size_)), offsets(static_cast<size_t>(size_));
     check_mpi(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD), "allgather");
@@ -142,6 +216,7 @@ class Mpi final : public Communicator {
  private:
   int rank_ = 0, size_ = 1, local_rank_ = 0;
   std::string library_;
+  std::unique_ptr<Watchdog> watchdog_;
 };
 #endif
 

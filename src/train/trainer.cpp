@@ -53,6 +53,7 @@ std::optional<TrainingState> Trainer::resume() {
 
 StepResult Trainer::step(const TrainBatch& batch) {
   nn::ParameterStore& store = task_.store();
+  if (options_.communicator) options_.communicator->set_step(step_);
   StepResult r;
   r.lr = options_.schedule.at(step_);
   r.loss_scale = scaler_.scale();

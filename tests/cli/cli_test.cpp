@@ -397,6 +397,37 @@ TEST(Cli, MpirunTrainsWithTwoRanksAndRankZeroWrites) {
   std::filesystem::remove_all(scratch);
 }
 
+// A rank that hangs (SIGSTOP once training runs) leaves the other waiting in the gradient
+// allreduce: its watchdog stops the job after runtime.collective_timeout_seconds, saying which
+// rank waited, in which collective and at which step; mpirun ends with a non-zero status.
+TEST(Cli, MpirunStopsWithinTheTimeoutWhenARankHangs) {
+  const auto scratch = scratch_dir("mpirun-hang");
+  auto args = synthetic_resnet(scratch / "model", "CPU");
+  args.insert(args.end(), {"--override", "runtime { num_threads: 1 collective_timeout_seconds: 5 } "
+                                         "train_config { num_steps: 100000 }"});
+  const std::string err = (scratch / "job.err").string();
+  // Start the job, wait for its first logged step, stop rank 1 (mpirun's child with OpenMPI rank
+  // 1: other tests may run jobs of their own meanwhile), then time how long the job takes to end.
+  const std::string script =
+      mpirun(2) + trainer_command(args) + " > /dev/null 2> " + quote(err) + " & job=$!; " +
+      "for i in $(seq 600); do grep -q 'step ' " + quote(err) + " 2>/dev/null && break; sleep 0.1; done; "
+      "for p in $(pgrep -P $job -x trainer); do tr '\\0' '\\n' < /proc/$p/environ | grep -qx OMPI_COMM_WORLD_RANK=1 && "
+      "kill -STOP $p && stopped=$p && echo stopped $p; done; start=$(date +%s); wait $job; status=$?; "
+      "echo status $status seconds $(( $(date +%s) - start )); [ -n \"$stopped\" ] && kill -KILL $stopped; true";
+  RunResult r = run_command("bash -c " + quote(script), scratch);
+  const std::string job_err = slurp(err);
+  ASSERT_NE(r.out.find("stopped "), std::string::npos) << r.out << job_err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("status (\\d+) seconds (\\d+)"))) << r.out;
+  EXPECT_NE(std::stoi(m[1].str()), 0) << job_err;
+  EXPECT_LT(std::stoi(m[2].str()), 60) << job_err;
+  EXPECT_TRUE(std::regex_search(
+      job_err, std::regex("\\[rank 0\\] error: allreduce of the (gradients|loss) at step \\d+ waited [5-9] s for "
+                          "the other ranks: one of them died or hangs")))
+      << job_err;
+  std::filesystem::remove_all(scratch);
+}
+
 #if TRAINER_HAS_CUDA_KERNELS
 TEST(Cli, DeviceCudaTrainsLikeTheCpuAndItsCheckpointEvaluatesOnEither) {
   const auto scratch = scratch_dir("cuda");

@@ -31,6 +31,13 @@ class Communicator {
   // Each rank's value of a string, in rank order (start-up checks that all ranks agree).
   virtual std::vector<std::string> allgather(const std::string& value) = 0;
 
+  // The watchdog: a collective that waits longer than `seconds` for the other ranks (one died or
+  // hangs) stops this process with a message naming its rank, the collective and the step;
+  // the launcher then ends the job. 0: wait forever. One process: nothing to wait for.
+  virtual void set_timeout(double seconds) = 0;
+  // The training step now running, for that message.
+  virtual void set_step(int64_t step) = 0;
+
   bool is_root() const { return rank() == 0; }
 };
 
