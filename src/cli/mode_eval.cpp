@@ -8,9 +8,8 @@ namespace trainer::cli {
 int run_eval(const CliArgs& args, MetricsLog& log) {
   Pipeline p = load_pipeline(args);
   const std::string path = checkpoint_to_load(p, args);
-  const train::TrainingState s = train::load_checkpoint(path, p.task->store());
   const bool averaged = p.config.eval_config().use_moving_averages();
-  if (averaged) train::use_moving_average_weights(path, p.task->store());
+  const train::TrainingState s = train::load_inference_weights(path, p.task->store(), averaged);
   log_info("evaluating ", path, " (step ", s.step, averaged ? ", moving average of the weights)" : ")");
   log.metric(p.task->evaluate({p.config.runtime().model_dir(), s.step}));
   return 0;

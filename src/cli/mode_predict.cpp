@@ -8,9 +8,8 @@ namespace trainer::cli {
 
 int run_predict(const CliArgs& args, MetricsLog&) {
   Pipeline p = load_pipeline(args);
-  const std::string path = checkpoint_to_load(p, args);
-  train::load_checkpoint(path, p.task->store());
-  if (p.config.eval_config().use_moving_averages()) train::use_moving_average_weights(path, p.task->store());
+  train::load_inference_weights(checkpoint_to_load(p, args), p.task->store(),
+                                p.config.eval_config().use_moving_averages());
   return p.task->predict(args.images, {args.output_dir}) == 0 ? 0 : 1;
 }
 

@@ -92,8 +92,11 @@ bool is_trainer_checkpoint(const std::map<std::string, std::string>& metadata) {
   return format != metadata.end() && format->second == kFormat;
 }
 
-TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store, const TrainingTensors& training) {
-  SafetensorsFile file = read_safetensors(path);
+namespace {
+
+// load_checkpoint on a file already read.
+TrainingState load_from(const SafetensorsFile& file, const std::string& path, nn::ParameterStore& store,
+                        const TrainingTensors& training) {
   auto format = file.metadata.find("format");
   TRAINER_CHECK(format != file.metadata.end() && format->second == kFormat, path, ": not a trainer checkpoint (format ",
                 format == file.metadata.end() ? std::string("missing") : format->second, ", expected ", kFormat, ")");
@@ -133,8 +136,16 @@ TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store
   return s;
 }
 
-void use_moving_average_weights(const std::string& path, nn::ParameterStore& store) {
+}  // namespace
+
+TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store, const TrainingTensors& training) {
+  return load_from(read_safetensors(path), path, store, training);
+}
+
+TrainingState load_inference_weights(const std::string& path, nn::ParameterStore& store, bool moving_average) {
   const SafetensorsFile file = read_safetensors(path);
+  const TrainingState state = load_from(file, path, store, {});
+  if (!moving_average) return state;
   auto it = file.tensors.find(kMovingAverage);
   TRAINER_CHECK(it != file.tensors.end(), path, " has no moving average of the weights (", kMovingAverage,
                 "): it was trained with train_config.optimizer.use_moving_average: false; set "
@@ -144,6 +155,7 @@ void use_moving_average_weights(const std::string& path, nn::ParameterStore& sto
                 " parameters");
   store.values().copy_from(it->second.reshape(store.values().shape()));
   store.bump_version();
+  return state;
 }
 
 }  // namespace trainer::train

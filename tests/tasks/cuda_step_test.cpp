@@ -186,28 +186,28 @@ void expect_loss_curve_near(const TrainingRun& run, const TrainingRun& fp32, con
   EXPECT_NEAR(run.steps.front().loss - run.steps.back().loss, drop, 0.1 * drop) << what;
 }
 
-TEST(CudaStep, ReducedResnet50InFp16AndBf16FollowsTheFp32LossCurve) {
-  const auto c = reduced_resnet();
+// The model `c` trained 12 steps in FP32 on the CPU, FP16 on emulated CUDA and BF16 on the CPU,
+// the two mixed-precision curves held to the FP32 one.
+void expect_mixed_precision_follows_fp32(const config::TrainEvalPipelineConfig& c, int64_t batch, const std::string& model,
+                                         CurveTolerance tol) {
   using Mode = PrecisionPolicy::Mode;
-  const TrainingRun fp32 = train(c, Device::cpu(), 12, 8, PrecisionPolicy(Mode::FP32), 0.004);
-  const TrainingRun fp16 = train(c, Device::cuda(), 12, 8, PrecisionPolicy(Mode::FP16), 0.004);
-  const TrainingRun bf16 = train(c, Device::cpu(), 12, 8, PrecisionPolicy(Mode::BF16), 0.004);
-  // Measured (AMX Xeon): FP16 1.9 %, BF16 4.0 % of the first loss at the worst step (step 3, where
-  // the curve bends); final losses 0.538 and 0.534 against FP32's 0.554, from 3.21.
-  expect_loss_curve_near(fp16, fp32, "ResNet FP16 (emulated CUDA)", {0.06});
-  expect_loss_curve_near(bf16, fp32, "ResNet BF16 (CPU)", {0.06});
+  const TrainingRun fp32 = train(c, Device::cpu(), 12, batch, PrecisionPolicy(Mode::FP32), 0.004);
+  const TrainingRun fp16 = train(c, Device::cuda(), 12, batch, PrecisionPolicy(Mode::FP16), 0.004);
+  const TrainingRun bf16 = train(c, Device::cpu(), 12, batch, PrecisionPolicy(Mode::BF16), 0.004);
+  expect_loss_curve_near(fp16, fp32, (model + " FP16 (emulated CUDA)").c_str(), tol);
+  expect_loss_curve_near(bf16, fp32, (model + " BF16 (CPU)").c_str(), tol);
 }
 
+// Measured (AMX Xeon): FP16 1.9 %, BF16 4.0 % of the first loss at the worst step (step 3, where
+// the curve bends); final losses 0.538 and 0.534 against FP32's 0.554, from 3.21.
+TEST(CudaStep, ReducedResnet50InFp16AndBf16FollowsTheFp32LossCurve) {
+  expect_mixed_precision_follows_fp32(reduced_resnet(), 8, "ResNet", {0.06});
+}
+
+// Measured: FP16 1.5 %, BF16 1.5 % of the first loss at the worst step; final losses 0.149 and
+// 0.156 against FP32's 0.156, from 2.02.
 TEST(CudaStep, ReducedSsdInFp16AndBf16FollowsTheFp32LossCurve) {
-  const auto c = reduced_ssd();
-  using Mode = PrecisionPolicy::Mode;
-  const TrainingRun fp32 = train(c, Device::cpu(), 12, 2, PrecisionPolicy(Mode::FP32), 0.004);
-  const TrainingRun fp16 = train(c, Device::cuda(), 12, 2, PrecisionPolicy(Mode::FP16), 0.004);
-  const TrainingRun bf16 = train(c, Device::cpu(), 12, 2, PrecisionPolicy(Mode::BF16), 0.004);
-  // Measured: FP16 1.5 %, BF16 1.5 % of the first loss at the worst step; final losses 0.149 and
-  // 0.156 against FP32's 0.156, from 2.02.
-  expect_loss_curve_near(fp16, fp32, "SSD FP16 (emulated CUDA)", {0.06});
-  expect_loss_curve_near(bf16, fp32, "SSD BF16 (CPU)", {0.06});
+  expect_mixed_precision_follows_fp32(reduced_ssd(), 2, "SSD", {0.06});
 }
 
 // A training task whose backward, when told to, turns the loss's gradient into NaN: every

@@ -52,8 +52,9 @@ bool is_trainer_checkpoint(const std::map<std::string, std::string>& metadata);
 // unexpected or mis-shaped tensors are listed by name in one Error.
 TrainingState load_checkpoint(const std::string& path, nn::ParameterStore& store, const TrainingTensors& training = {});
 
-// For evaluation and prediction with eval_config.use_moving_averages: the checkpoint's moving
-// average of the weights replaces them (an Error when it was trained without one).
-void use_moving_average_weights(const std::string& path, nn::ParameterStore& store);
+// Evaluation and prediction: the checkpoint's weights and statistics, read once; with
+// `moving_average` (eval_config.use_moving_averages) its moving average of the weights replaces
+// them (an Error when it was trained without one).
+TrainingState load_inference_weights(const std::string& path, nn::ParameterStore& store, bool moving_average);
 
 }  // namespace trainer::train
