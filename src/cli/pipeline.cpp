@@ -218,6 +218,9 @@ train::TrainerOptions trainer_options(const Pipeline& p) {
   o.keep_checkpoints = static_cast<int>(rt.keep_checkpoint_max());
   o.config_text = p.config_text;
   o.communicator = p.communicator.get();
+  TRAINER_CHECK(rt.allreduce_bucket_mb() >= 0, "runtime.allreduce_bucket_mb: ", rt.allreduce_bucket_mb(),
+                " is negative");
+  o.allreduce_bucket_bytes = static_cast<int64_t>(static_cast<double>(rt.allreduce_bucket_mb()) * (1 << 20));
   p.task->configure(o);
   return o;
 }

@@ -201,6 +201,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"runtime.checkpoint_every_n_steps"},
       {"runtime.log_every_n_steps"},
       {"runtime.collective_timeout_seconds"},
+      {"runtime.allreduce_bucket_mb"},
       {"precision.compute_dtype"},
       {"precision.static_loss_scale"},
       {"precision.dynamic_loss_scale.initial_scale"},

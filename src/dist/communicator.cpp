@@ -5,8 +5,11 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
+#include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "trainer/core/error.h"
 
@@ -143,13 +146,14 @@ class Mpi final : public Communicator {
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (!initialized) {
-      int provided = 0;
-      check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "initialisation");
+      check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &thread_level_), "initialisation");
       std::atexit([] {
         int finalized = 0;
         MPI_Finalized(&finalized);
         if (!finalized) MPI_Finalize();
       });
+    } else {
+      MPI_Query_thread(&thread_level_);
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
@@ -160,6 +164,18 @@ class Mpi final : public Communicator {
     library_ = std::string(version, static_cast<size_t>(length));
     library_ = library_.substr(0, library_.find_first_of(",\n"));
     watchdog_ = std::make_unique<Watchdog>(rank_);
+    // One thread at a time calls MPI (SERIALIZED): the reduction thread while reductions are in
+    // flight, this one otherwise. An MPI without that level reduces on this thread, in order.
+    if (thread_level_ >= MPI_THREAD_SERIALIZED) reducer_ = std::thread([this] { reduce_queued(); });
+  }
+  ~Mpi() override {
+    if (!reducer_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      stopping_ = true;
+    }
+    queued_.notify_all();
+    reducer_.join();
   }
   void set_timeout(double seconds) override { watchdog_->set_timeout(seconds); }
   void set_step(int64_t step) override { watchdog_->set_step(step); }
@@ -168,6 +184,21 @@ class Mpi final : public Communicator {
   int local_rank() const override { return local_rank_; }
   std::string describe() const override {
     return str("MPI (", library_, "), rank ", rank_, " of ", size_, ", local rank ", local_rank_);
+  }
+  void start_allreduce_mean(Tensor& t) override {
+    // A device tensor goes through a host copy, which stays on the calling thread.
+    if (!reducer_.joinable() || !t.device().is_cpu()) return allreduce_mean(t);
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      queue_.push_back(t);
+      ++in_flight_;
+    }
+    queued_.notify_one();
+  }
+  void wait_reductions() override {
+    std::unique_lock<std::mutex> lock(queue_mutex_);
+    drained_.wait(lock, [this] { return in_flight_ == 0; });
+    if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
   }
   void allreduce_mean(Tensor& t) override {
     TRAINER_CHECK(t.dtype() == DType::F32, "allreduce_mean: ", t.describe(), " is not f32");
@@ -214,9 +245,36 @@ class Mpi final : public Communicator {
   }
 
  private:
+  // The reduction thread: takes the queued tensors in order and reduces each in place.
+  void reduce_queued() {
+    std::unique_lock<std::mutex> lock(queue_mutex_);
+    for (;;) {
+      queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      Tensor t = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      try {
+        if (!failure_) allreduce_mean(t);
+      } catch (...) {
+        failure_ = std::current_exception();
+      }
+      lock.lock();
+      if (--in_flight_ == 0) drained_.notify_all();
+    }
+  }
+
   int rank_ = 0, size_ = 1, local_rank_ = 0;
+  int thread_level_ = MPI_THREAD_SINGLE;
   std::string library_;
   std::unique_ptr<Watchdog> watchdog_;
+  std::mutex queue_mutex_;
+  std::condition_variable queued_, drained_;
+  std::deque<Tensor> queue_;
+  int in_flight_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr failure_;  // written by the reduction thread before in_flight_ drops
+  std::thread reducer_;  // last: started after everything it reads
 };
 #endif
 

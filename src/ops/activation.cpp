@@ -17,7 +17,7 @@ Tensor activation(Context& ctx, const Tensor& x_in, Activation act) {
     ctx.tape->track(y);
     // swish differentiates from its input; the others from their output, so x can be freed.
     const bool needs_x = act == Activation::Swish;
-    ctx.tape->record([x_ref = GradRef(x), x_kept = needs_x ? x.detach() : Tensor(), y_kept = y.detach(),
+    ctx.tape->record({x}, [x_ref = GradRef(x), x_kept = needs_x ? x.detach() : Tensor(), y_kept = y.detach(),
                       y_ref = GradRef(y), act, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y_ref);
       if (!dy.defined()) return;

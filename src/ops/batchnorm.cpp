@@ -58,7 +58,7 @@ Tensor batch_norm(Context& ctx, const Tensor& x_in, const Tensor& gamma, const T
     // pre-activation, which backward recomputes from x rather than keeping a second
     // activation-sized tensor alive.
     const bool keep_y = o.activation != Activation::Identity && o.activation != Activation::Swish;
-    ctx.tape->record([x, gamma, beta, y_ref = GradRef(y), y_kept = keep_y ? y.detach() : Tensor(), mean, invstd,
+    ctx.tape->record({x, gamma, beta}, [x, gamma, beta, y_ref = GradRef(y), y_kept = keep_y ? y.detach() : Tensor(), mean, invstd,
                       batch_stats, act = o.activation, rows, C, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y_ref);
       if (!dy.defined()) return;

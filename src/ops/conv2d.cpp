@@ -63,7 +63,7 @@ Tensor conv2d(Context& ctx, const Tensor& x_in, const Tensor& w_in, const Tensor
     TRAINER_CHECK(o.activation == Activation::Identity,
                   "conv2d: a fused activation has no backward; use it for inference only");
     ctx.tape->track(y);
-    ctx.tape->record([s, x, w, b, y = GradRef(y), runner, algorithm](Tape& tape) {
+    ctx.tape->record({x, w, b}, [s, x, w, b, y = GradRef(y), runner, algorithm](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();

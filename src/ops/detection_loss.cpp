@@ -26,7 +26,7 @@ void check_operands(const char* op, const Tensor& pred, const Tensor& targets, c
 // The loss is a sum whose per-entry gradient the forward already computed (`grad`, f32):
 // backward only scales it by the upstream scalar and converts it to the predictions' dtype.
 void record_saved_gradient(Context& ctx, const Tensor& pred, const Tensor& y, Tensor grad, const char* op) {
-  ctx.tape->record([x = GradRef(pred), dtype = pred.dtype(), y_ref = GradRef(y), grad = std::move(grad), op,
+  ctx.tape->record({pred}, [x = GradRef(pred), dtype = pred.dtype(), y_ref = GradRef(y), grad = std::move(grad), op,
                     stream = ctx.stream](Tape& tape) {
     Tensor dy = tape.take_grad(y_ref);
     if (!dy.defined()) return;

@@ -51,7 +51,7 @@ Tensor binary(Context& ctx, BinaryOp op, const char* name, const Tensor& a_in, c
     ctx.tape->track(y);
     const bool is_mul = op == BinaryOp::Mul;
     // Mul needs each operand's value for the other's gradient; add/sub need neither.
-    ctx.tape->record([op, bc, a_ref = GradRef(a), b_ref = GradRef(b), a_val = is_mul ? a.detach() : Tensor(),
+    ctx.tape->record({a, b}, [op, bc, a_ref = GradRef(a), b_ref = GradRef(b), a_val = is_mul ? a.detach() : Tensor(),
                       b_val = is_mul ? b.detach() : Tensor(), y = GradRef(y), stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
@@ -104,7 +104,7 @@ Tensor add_relu(Context& ctx, const Tensor& a_in, const Tensor& b_in) {
   });
   if (ctx.recording(a, b)) {
     ctx.tape->track(y);
-    ctx.tape->record([a_ref = GradRef(a), b_ref = GradRef(b), y_ref = GradRef(y), y_val = y.detach(),
+    ctx.tape->record({a, b}, [a_ref = GradRef(a), b_ref = GradRef(b), y_ref = GradRef(y), y_val = y.detach(),
                       stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y_ref);
       if (!dy.defined()) return;
@@ -134,7 +134,7 @@ Tensor scale(Context& ctx, const Tensor& x_in, float alpha) {
   });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(x), y = GradRef(y), alpha, stream = ctx.stream](Tape& tape) {
+    ctx.tape->record({x}, [x = GradRef(x), y = GradRef(y), alpha, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();

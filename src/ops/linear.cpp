@@ -50,7 +50,7 @@ Tensor linear(Context& ctx, const Tensor& x_in, const Tensor& w_in, const Tensor
   const bool bias_grad = b.defined() && b.requires_grad();
   if (ctx.tape && (x.requires_grad() || w.requires_grad() || bias_grad)) {
     ctx.tape->track(y);
-    ctx.tape->record([x, w, b = GradRef(b), y = GradRef(y), n, in, out, bias_grad, runner](Tape& tape) {
+    ctx.tape->record({x, w, b}, [x, w, b = GradRef(b), y = GradRef(y), n, in, out, bias_grad, runner](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();
@@ -89,7 +89,7 @@ Tensor matmul(Context& ctx, const Tensor& a, const Tensor& b) {
   run_matmul(runner, "matmul", {m, n, k, false, false}, ac, bc, nullptr, c);
   if (ctx.recording(a, b)) {
     ctx.tape->track(c);
-    ctx.tape->record([ac, bc, c = GradRef(c), m, k, n, runner](Tape& tape) {
+    ctx.tape->record({ac, bc}, [ac, bc, c = GradRef(c), m, k, n, runner](Tape& tape) {
       Tensor dc = tape.take_grad(c);
       if (!dc.defined()) return;
       dc = dc.contiguous();

@@ -43,7 +43,7 @@ Tensor cross_entropy(Context& ctx, const Tensor& logits_in, const Tensor& labels
   });
   if (ctx.recording(logits)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(logits), dtype = logits.dtype(), y = GradRef(y), probs, lab, tgt, smoothing, n,
+    ctx.tape->record({logits}, [x = GradRef(logits), dtype = logits.dtype(), y = GradRef(y), probs, lab, tgt, smoothing, n,
                       k, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;

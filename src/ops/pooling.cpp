@@ -40,7 +40,7 @@ Tensor max_pool2d(Context& ctx, const Tensor& x_in, const Pool2dOptions& o) {
   });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([s, x = GradRef(x), y = GradRef(y), argmax, stream = ctx.stream](Tape& tape) {
+    ctx.tape->record({x}, [s, x = GradRef(x), y = GradRef(y), argmax, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();
@@ -65,7 +65,7 @@ Tensor avg_pool2d(Context& ctx, const Tensor& x_in, const Pool2dOptions& o) {
   });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([s, include = o.count_include_pad, x = GradRef(x), y = GradRef(y), stream = ctx.stream](Tape& tape) {
+    ctx.tape->record({x}, [s, include = o.count_include_pad, x = GradRef(x), y = GradRef(y), stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();
@@ -91,7 +91,7 @@ Tensor global_avg_pool(Context& ctx, const Tensor& x_in) {
   });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(x), y = GradRef(y), n, spatial, c, stream = ctx.stream](Tape& tape) {
+    ctx.tape->record({x}, [x = GradRef(x), y = GradRef(y), n, spatial, c, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();

@@ -21,7 +21,7 @@ Tensor scaled_sum(Context& ctx, const Tensor& x_in, double factor) {
   });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(x), dtype = x.dtype(), device = x.device(), y = GradRef(y), factor,
+    ctx.tape->record({x}, [x = GradRef(x), dtype = x.dtype(), device = x.device(), y = GradRef(y), factor,
                       stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;

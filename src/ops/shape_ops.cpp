@@ -12,7 +12,7 @@ Tensor cast(Context& ctx, const Tensor& x, DType to) {
   Tensor y = math::cast(x, to);
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(x), from = x.dtype(), y = GradRef(y)](Tape& tape) {
+    ctx.tape->record({x}, [x = GradRef(x), from = x.dtype(), y = GradRef(y)](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (dy.defined()) tape.accumulate(x, math::cast(dy, from));
     });
@@ -24,7 +24,7 @@ Tensor reshape(Context& ctx, const Tensor& x, const Shape& shape) {
   Tensor y = x.detach().reshape(shape);
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(x), y = GradRef(y)](Tape& tape) {
+    ctx.tape->record({x}, [x = GradRef(x), y = GradRef(y)](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (dy.defined()) tape.accumulate(x, dy.contiguous().reshape(x.shape));
     });
@@ -89,7 +89,7 @@ Tensor concat(Context& ctx, const std::vector<Tensor>& xs_in, int axis) {
   if (any) {
     ctx.tape->track(y);
     std::vector<GradRef> refs(xs_in.begin(), xs_in.end());
-    ctx.tape->record([refs, y = GradRef(y), axis, stream = ctx.stream](Tape& tape) {
+    ctx.tape->record(refs, [refs, y = GradRef(y), axis, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();
@@ -111,7 +111,7 @@ Tensor slice(Context& ctx, const Tensor& x_in, int axis, int64_t begin, int64_t 
   Tensor y = slice_copy(x, axis, begin, end, ctx.stream);
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(x), y = GradRef(y), axis, begin, end, stream = ctx.stream](Tape& tape) {
+    ctx.tape->record({x}, [x = GradRef(x), y = GradRef(y), axis, begin, end, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();

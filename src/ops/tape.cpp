@@ -16,6 +16,30 @@ void Tape::track_leaf(Tensor& value, const Tensor& grad) {
   slots_.back().leaf = true;
 }
 
+template <typename Refs>
+void Tape::record_entry(const Refs& inputs, Backward backward) {
+  Entry e{std::move(backward), {}};
+  for (const GradRef& in : inputs) {
+    if (!in.requires_grad()) continue;
+    TRAINER_ASSERT(in.id < static_cast<int64_t>(slots_.size()));
+    Slot& slot = slots_[in.id];
+    if (!slot.leaf) continue;
+    ++slot.pending;
+    e.leaves.push_back(in.id);
+  }
+  entries_.push_back(std::move(e));
+}
+
+void Tape::record(std::initializer_list<GradRef> inputs, Backward backward) { record_entry(inputs, std::move(backward)); }
+void Tape::record(const std::vector<GradRef>& inputs, Backward backward) { record_entry(inputs, std::move(backward)); }
+
+void Tape::finish_leaf(int64_t id) {
+  Slot& slot = slots_[id];
+  if (!slot.written) slot.grad.zero_();
+  slot.final = true;
+  if (on_leaf_final_) on_leaf_final_(id);
+}
+
 Tensor Tape::take_grad(const GradRef& output) {
   if (!output.requires_grad()) return {};
   TRAINER_ASSERT(output.id < static_cast<int64_t>(slots_.size()));
@@ -31,6 +55,8 @@ void Tape::accumulate(const GradRef& input, Tensor g) {
   TRAINER_CHECK(g.shape() == input.shape, "gradient ", g.describe(), " for a tensor of shape ", shape_str(input.shape),
                 ": shapes differ");
   if (slot.leaf) {
+    TRAINER_CHECK(!slot.final, "tape: a backward closure wrote the gradient of leaf ", input.id,
+                  " without naming it among its inputs (Tape::record)");
     if (g.dtype() != slot.grad.dtype()) g = math::cast(g, slot.grad.dtype());
     if (!slot.written) slot.grad.copy_from(g);
     else math::add_(slot.grad, g);
@@ -54,14 +80,18 @@ void Tape::backward(const Tensor& root, const Tensor& seed) {
   TRAINER_CHECK(root.requires_grad(), "backward: the loss ", root.describe(), " does not depend on anything tracked");
   TRAINER_CHECK(seed.shape() == root.shape(), "backward: seed ", seed.describe(), " for ", root.describe());
   slots_[root.grad_id()].grad = seed;
+  for (int64_t id = 0; id < static_cast<int64_t>(slots_.size()); ++id)
+    if (slots_[id].leaf && slots_[id].pending == 0) finish_leaf(id);
   for (size_t i = entries_.size(); i-- > 0;) {
-    Backward fn = std::move(entries_[i]);
+    Entry e = std::move(entries_[i]);
     entries_.pop_back();
-    fn(*this);  // fn and everything it saved die at the end of this iteration
+    e.backward(*this);  // the closure and everything it saved die at the end of this iteration
+    for (const int64_t id : e.leaves)
+      if (--slots_[id].pending == 0) finish_leaf(id);
   }
   for (Slot& slot : slots_) {
-    if (slot.leaf && !slot.written) slot.grad.zero_();
     slot.written = slot.leaf ? false : slot.written;
+    slot.final = false;
     if (!slot.leaf) slot.grad = Tensor();
   }
 }

@@ -17,7 +17,7 @@ Tensor upsample_nearest2x(Context& ctx, const Tensor& x_in) {
   });
   if (ctx.recording(x)) {
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(x), y = GradRef(y), n, h, w, c, stream = ctx.stream](Tape& tape) {
+    ctx.tape->record({x}, [x = GradRef(x), y = GradRef(y), n, h, w, c, stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
       if (!dy.defined()) return;
       dy = dy.contiguous();

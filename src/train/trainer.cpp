@@ -28,6 +28,8 @@ Trainer::Trainer(TrainTask& task, const TrainerOptions& o, MetricsLog& log)
     : task_(task), options_(o), log_(log), optimizer_(task.store(), o.optimizer), scaler_(o.loss_scaling) {
   if (!o.model_dir.empty()) checkpoints_ = std::make_unique<CheckpointManager>(o.model_dir, o.keep_checkpoints);
   if (o.moving_average_decay > 0) moving_average_.emplace(task.store(), o.moving_average_decay);
+  if (distributed())
+    reducer_ = std::make_unique<GradientReducer>(task.store(), *o.communicator, o.allreduce_bucket_bytes);
 }
 
 std::optional<TrainingState> Trainer::resume() {
@@ -69,14 +71,16 @@ StepResult Trainer::step(const TrainBatch& batch) {
     const Tensor loss = task_.loss(ctx, batch, step_);
     r.loss = loss.item();
     const Tensor seed = Tensor::full({}, scaler_.scale(), DType::F32, loss.device());
+    if (reducer_) reducer_->attach(tape);
     tape.backward(loss, seed);
     store.untrack();
   }
   Tensor& grads = store.grads();
   if (distributed()) {
-    // Every rank makes the same two collectives every step, whatever its batch held, so the
-    // finite check and the loss-scale decision below see identical numbers on every rank.
-    options_.communicator->allreduce_mean(grads);
+    // Every rank makes the same collectives every step, whatever its batch held (every bucket,
+    // then the loss), so the finite check and the loss-scale decision below see identical
+    // numbers on every rank.
+    reducer_->finish();
     r.loss = options_.communicator->allreduce_sum(r.loss) / options_.communicator->world_size();
   }
   double squared_norm = 0;

@@ -8,9 +8,11 @@
 
 #include <cmath>
 #include <filesystem>
+#include <tuple>
 
 #include "trainer/core/random.h"
 #include "trainer/dist/communicator.h"
+#include "trainer/ops/activation.h"
 #include "trainer/ops/elementwise.h"
 #include "trainer/ops/linear.h"
 #include "trainer/ops/reduce.h"
@@ -96,12 +98,17 @@ train::TrainerOptions options(Communicator* c) {
   return o;
 }
 
-TEST(DataParallel, NRanksWithBatchBMatchOneProcessWithBatchNB) {
+// Twice: each parameter in a bucket of its own (reduced while backward runs) and one bucket.
+class DataParallel : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(DataParallel, NRanksWithBatchBMatchOneProcessWithBatchNB) {
   Communicator& c = *comm();
   const int64_t per_rank = 4, global = per_rank * c.world_size(), steps = 8;
   MetricsLog log;
   Regression parallel, single;
-  train::Trainer on_ranks(parallel, options(&c), log);
+  train::TrainerOptions o = options(&c);
+  o.allreduce_bucket_bytes = GetParam();
+  train::Trainer on_ranks(parallel, o, log);
   train::Trainer alone(single, options(nullptr), log);
   for (int64_t s = 0; s < steps; ++s) {
     const train::StepResult a = on_ranks.step(rows_of(s, c.rank() * per_rank, per_rank));
@@ -113,8 +120,76 @@ TEST(DataParallel, NRanksWithBatchBMatchOneProcessWithBatchNB) {
   ASSERT_EQ(p.size(), q.size());
   // Sums in a different order (two half-batch means averaged): a few f32 roundings per step.
   for (size_t i = 0; i < p.size(); ++i) EXPECT_NEAR(p[i], q[i], 2e-6 * (1 + std::abs(q[i]))) << "parameter " << i;
+  if (const train::GradientReducer* reducer = on_ranks.gradient_reducer())
+    EXPECT_EQ(reducer->buckets().size(), GetParam() > 0 ? 2u : 1u);
   std::printf("rank %d of %d: loss after %lld steps matches one process with batch %lld\n", c.rank(), c.world_size(),
               static_cast<long long>(steps), static_cast<long long>(global));
+}
+
+INSTANTIATE_TEST_SUITE_P(Buckets, DataParallel, ::testing::Values(int64_t{4}, int64_t{0}),
+                         [](const auto& info) { return info.param > 0 ? "OneBucketPerParameter" : "OneBucket"; });
+
+// What the reducer asks of the communicator, in order; one process, so the means are no-ops.
+class RecordingCommunicator final : public Communicator {
+ public:
+  explicit RecordingCommunicator(const Tensor& grads) : base_(grads.data<float>()) {}
+  int rank() const override { return 0; }
+  int world_size() const override { return 1; }
+  int local_rank() const override { return 0; }
+  std::string describe() const override { return "recording"; }
+  void allreduce_mean(Tensor&) override {}
+  void start_allreduce_mean(Tensor& t) override { started.emplace_back(t.data<float>() - base_, t.numel()); }
+  void wait_reductions() override { waited_after = started.size(); }
+  void broadcast(Tensor&, int) override {}
+  double allreduce_sum(double v) override { return v; }
+  std::vector<std::string> allgather(const std::string& v) override { return {v}; }
+  void set_timeout(double) override {}
+  void set_step(int64_t) override {}
+  std::vector<std::pair<int64_t, int64_t>> started;  // (offset, elements) of each bucket
+  size_t waited_after = 0;
+
+ private:
+  const float* base_;
+};
+
+// Three linear layers: the buckets are contiguous ranges of the flat buffer, last layer first,
+// cut at the size asked for; all but the first layer's start while backward still has closures
+// to run (the first layer's gradients are final only when its own closure, the tape's last,
+// has run); and the mean is waited for once, after every bucket started.
+TEST(GradientReducer, StartsEachBucketAsBackwardFinishesItLastLayersFirst) {
+  nn::ParameterStore store;
+  std::vector<nn::Parameter*> layers;
+  for (const auto& [name, in, out] : {std::tuple{"l1", 5, 16}, std::tuple{"l2", 16, 16}, std::tuple{"l3", 16, 1}}) {
+    layers.push_back(&store.add(std::string(name) + ".w", {out, in}, nn::ParamRole::Weight, nn::Init::normal(0, 0.3)));
+    layers.push_back(&store.add(std::string(name) + ".b", {out}, nn::ParamRole::Bias, nn::Init::constant(0.1)));
+  }
+  store.finalize(5);
+  // l1: 80 + 16 values, l2: 256 + 16, l3: 16 + 1. A bucket closes once it holds 100 bytes:
+  // l3.b, l3.w and l2.b (132 bytes), then l2.w alone (1024), then l1.b and l1.w (384).
+  RecordingCommunicator recorder(store.grads());
+  train::GradientReducer reducer(store, recorder, 100);
+  ASSERT_EQ(reducer.buckets().size(), 3u);
+  const std::vector<std::pair<int64_t, int64_t>> expected = {{352, 33}, {96, 256}, {0, 96}};
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(reducer.buckets()[i].begin, expected[i].first);
+    EXPECT_EQ(reducer.buckets()[i].end, expected[i].first + expected[i].second);
+  }
+  Tape tape;
+  Context ctx{&tape, true};
+  store.track(tape);
+  reducer.attach(tape);
+  Tensor h = rows_of(0, 0, 4).x;
+  for (int l = 0; l < 3; ++l) {
+    h = ops::linear(ctx, h, layers[2 * l]->value, layers[2 * l + 1]->value);
+    if (l < 2) h = ops::relu(ctx, h);
+  }
+  tape.backward(ops::mean(ctx, h), Tensor::full({}, 1.0, DType::F32));
+  store.untrack();
+  EXPECT_EQ(recorder.waited_after, 0u);
+  reducer.finish();
+  EXPECT_EQ(recorder.started, expected);
+  EXPECT_EQ(recorder.waited_after, 3u);
+  EXPECT_EQ(reducer.started_during_backward(), 2);
 }
 
 // Ranks that would resume from different checkpoints (a model_dir not shared between machines)

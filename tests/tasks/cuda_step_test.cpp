@@ -223,7 +223,7 @@ class NanInjectingTask final : public train::TrainTask {
     if (!inject) return loss;
     Tensor y = loss.clone();
     ctx.tape->track(y);
-    ctx.tape->record([x = GradRef(loss), y_ref = GradRef(y), device = loss.device()](Tape& tape) {
+    ctx.tape->record({loss}, [x = GradRef(loss), y_ref = GradRef(y), device = loss.device()](Tape& tape) {
       if (!tape.take_grad(y_ref).defined()) return;
       tape.accumulate(x, Tensor::full({}, std::nan(""), DType::F32, device));
     });

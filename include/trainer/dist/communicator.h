@@ -24,6 +24,13 @@ class Communicator {
   // In place, on every rank: the element-wise mean over ranks of a contiguous f32 tensor (on
   // any device: a CUDA tensor travels through an explicit host copy).
   virtual void allreduce_mean(Tensor& t) = 0;
+  // Starts allreduce_mean(t) and returns; the reductions started complete in the order started,
+  // all of them by wait_reductions(), which rethrows the first failure. Every rank starts the
+  // same reductions in the same order, and nothing touches `t` until wait_reductions() returns;
+  // no other collective may be called in between. Under MPI the reductions run on a thread of
+  // their own, so they overlap whatever this thread does meanwhile (the backward pass).
+  virtual void start_allreduce_mean(Tensor& t) { allreduce_mean(t); }
+  virtual void wait_reductions() {}
   // In place, on every rank: rank `root`'s values.
   virtual void broadcast(Tensor& t, int root) = 0;
   // The sum over ranks of one value (a loss, a count), on every rank.

@@ -1,11 +1,14 @@
 // Autograd as a tape (src/ops/README.md). While training, each op front-end records a backward
-// closure holding the tensors it saved; backward() runs the closures in reverse, routing
-// gradients by the tensors' grad ids, and frees each closure (and the gradients it consumed)
-// as soon as it has run. DAGs need nothing special: a tensor used twice gets its gradient
-// contributions summed in its slot.
+// closure holding the tensors it saved, with the inputs it will send gradients to; backward()
+// runs the closures in reverse, routing gradients by the tensors' grad ids, and frees each
+// closure (and the gradients it consumed) as soon as it has run. DAGs need nothing special: a
+// tensor used twice gets its gradient contributions summed in its slot. Because every closure
+// names its inputs, the tape knows when a leaf (a parameter) has received its last
+// contribution, and says so while backward goes on: data parallelism reduces gradients then.
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <vector>
 
 #include "trainer/core/tensor.h"
@@ -37,8 +40,16 @@ class Tape {
   // zeroed by backward(), so the buffer never needs clearing.
   void track_leaf(Tensor& value, const Tensor& grad);
 
-  void record(Backward backward) { entries_.push_back(std::move(backward)); }
+  // `inputs`: every tensor the closure may accumulate a gradient into (untracked ones and
+  // undefined tensors are ignored). A closure that writes into a leaf it did not name fails.
+  void record(std::initializer_list<GradRef> inputs, Backward backward);
+  void record(const std::vector<GradRef>& inputs, Backward backward);
+  // Closures not yet run.
   size_t size() const { return entries_.size(); }
+
+  // Called during backward() with a leaf's grad id once its gradient is final: every closure
+  // that named it has run (leaves nothing named are final, as zeros, before the first).
+  void on_leaf_final(std::function<void(int64_t grad_id)> callback) { on_leaf_final_ = std::move(callback); }
 
   // Seeds d(root) = seed (same shape as root) and runs every closure in reverse, once.
   void backward(const Tensor& root, const Tensor& seed);
@@ -54,9 +65,20 @@ class Tape {
     Tensor grad;
     bool leaf = false;
     bool written = false;
+    bool final = false;  // leaves: no closure will write it again this backward pass
+    int pending = 0;     // leaves: closures naming it that have not run
   };
+  struct Entry {
+    Backward backward;
+    std::vector<int64_t> leaves;  // the leaf inputs it named (most closures: none)
+  };
+  template <typename Refs>
+  void record_entry(const Refs& inputs, Backward backward);
+  void finish_leaf(int64_t id);
+
   std::vector<Slot> slots_;
-  std::vector<Backward> entries_;
+  std::vector<Entry> entries_;
+  std::function<void(int64_t)> on_leaf_final_;
 };
 
 }  // namespace trainer

@@ -15,6 +15,7 @@
 #include "trainer/nn/parameters.h"
 #include "trainer/ops/context.h"
 #include "trainer/train/checkpoint.h"
+#include "trainer/train/gradient_reducer.h"
 #include "trainer/train/loss_scaler.h"
 #include "trainer/train/lr_schedule.h"
 #include "trainer/train/moving_average.h"
@@ -51,10 +52,11 @@ class TrainTask {
 struct TrainerOptions {
   int64_t num_steps = 0;        // total updates (0 = until stopped)
   ExecutionSettings execution;  // device, precision policy, kernel choices of every step
-  // Data parallelism (null: one process): gradients are averaged over the ranks after every
-  // backward pass, rank 0's weights are everyone's at the start, and rank 0 alone writes
-  // checkpoints and logs.
+  // Data parallelism (null: one process): gradients are averaged over the ranks during every
+  // backward pass (gradient_reducer.h), rank 0's weights are everyone's at the start, and rank 0
+  // alone writes checkpoints and logs.
   dist::Communicator* communicator = nullptr;
+  int64_t allreduce_bucket_bytes = 25 << 20;  // <= 0: one bucket, reduced after backward
   LearningRateSchedule schedule;
   MomentumSgdOptions optimizer;
   LossScalerOptions loss_scaling;
@@ -92,6 +94,8 @@ class Trainer {
   std::optional<std::string> save(const BatchSource& source);
   // The weights' moving average (null when moving_average_decay is 0).
   MovingAverage* moving_average() { return moving_average_ ? &*moving_average_ : nullptr; }
+  // The gradient buckets (null in one process).
+  const GradientReducer* gradient_reducer() const { return reducer_.get(); }
 
  private:
   TrainTask& task_;
@@ -101,6 +105,7 @@ class Trainer {
   std::optional<MovingAverage> moving_average_;
   LossScaler scaler_;
   std::unique_ptr<CheckpointManager> checkpoints_;
+  std::unique_ptr<GradientReducer> reducer_;  // when distributed
   int64_t step_ = 0;
   std::pair<int64_t, int64_t> resume_cursor_{0, 0};
   int bad_in_a_row_ = 0;
