@@ -9,6 +9,9 @@
 #include "trainer/kernels/cpu/features.h"
 #include "trainer/kernels/cuda/runtime.h"
 #include "trainer/train/checkpoint.h"
+#if TRAINER_HAS_NCCL
+#include "trainer/dist/nccl_communicator.h"
+#endif
 #if TRAINER_HAS_CUDA_KERNELS && !TRAINER_CUDA_EMULATED
 #include "trainer/kernels/cuda/stream_context.h"
 #endif
@@ -139,6 +142,14 @@ Pipeline load_pipeline(const CliArgs& args) {
   p.run.precision = precision_of(p.config);
   if (p.config.runtime().device() == config::RuntimeConfig::CUDA) use_cuda(p);
   else use_cpu(p);
+  if (p.run.device.is_cuda() && p.communicator->world_size() > 1) {
+#if TRAINER_HAS_NCCL
+    p.communicator = dist::nccl_communicator(p.communicator);
+    log_info("data parallel: ", p.communicator->describe());
+#else
+    log_warn("this build has no NCCL: the GPUs' gradients go through host memory and MPI (slow)");
+#endif
+  }
   log_info("precision ", p.run.precision.describe());
   p.run.seed = p.config.runtime().seed();
   set_num_threads(static_cast<int>(p.config.runtime().num_threads()));

@@ -149,6 +149,12 @@ void Trainer::run(BatchSource& source) {
     options_.communicator->broadcast(task_.store().values(), 0);
     if (task_.store().buffer_values().defined()) options_.communicator->broadcast(task_.store().buffer_values(), 0);
     task_.store().bump_version();
+    if (root) {
+      char mib[32];
+      std::snprintf(mib, sizeof mib, "%.3g", static_cast<double>(std::max<int64_t>(options_.allreduce_bucket_bytes, 0)) / (1 << 20));
+      log_info("gradients averaged over ", options_.communicator->world_size(), " ranks in ", reducer_->buckets().size(),
+               " bucket(s) of about ", mib, " MiB (runtime.allreduce_bucket_mb), each started as backward finishes it");
+    }
   }
   while ((total == 0 || step_ < total) && !(options_.should_stop && options_.should_stop())) {
     const std::unique_ptr<TrainBatch> batch = source.next();

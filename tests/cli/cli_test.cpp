@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -396,6 +397,28 @@ TEST(Cli, MpirunTrainsWithTwoRanksAndRankZeroWrites) {
   EXPECT_NE(mismatch.err.find("batch_size: 4"), std::string::npos) << mismatch.err;
   std::filesystem::remove_all(scratch);
 }
+
+#if TRAINER_HAS_CUDA_KERNELS && TRAINER_HAS_NCCL
+// `device: CUDA` under mpirun: the gradients go through NCCL (where the kernels are emulated, its
+// stand-in over MPI) in buckets, and the run matches the same job on the CPU step by step.
+TEST(Cli, MpirunOnCudaAveragesThroughNcclLikeTheCpu) {
+  const auto scratch = scratch_dir("mpirun-nccl");
+  std::map<std::string, RunResult> runs;
+  for (const std::string device : {"CUDA", "CPU"}) {
+    auto args = synthetic_resnet(scratch / device, device);
+    args.insert(args.end(), {"--override", "runtime { num_threads: 1 allreduce_bucket_mb: 0.01 }"});
+    runs[device] = run_command(mpirun(2) + trainer_command(args), scratch);
+    ASSERT_EQ(runs[device].status, 0) << runs[device].err;
+  }
+  EXPECT_NE(runs["CUDA"].err.find("[rank 0] data parallel: NCCL "), std::string::npos) << runs["CUDA"].err;
+  EXPECT_EQ(runs["CPU"].err.find("NCCL"), std::string::npos) << runs["CPU"].err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(runs["CUDA"].err, m, std::regex("in (\\d+) bucket\\(s\\)"))) << runs["CUDA"].err;
+  EXPECT_GT(std::stoi(m[1].str()), 1);
+  EXPECT_NEAR(last_loss(runs["CUDA"]), last_loss(runs["CPU"]), 2e-3 * last_loss(runs["CPU"]));
+  std::filesystem::remove_all(scratch);
+}
+#endif
 
 // A rank that hangs (SIGSTOP once training runs) leaves the other waiting in the gradient
 // allreduce: its watchdog stops the job after runtime.collective_timeout_seconds, saying which

@@ -17,6 +17,10 @@
 #include "trainer/ops/linear.h"
 #include "trainer/ops/reduce.h"
 #include "trainer/train/trainer.h"
+#if TRAINER_HAS_NCCL
+#include "trainer/dist/nccl_communicator.h"
+#include "trainer/kernels/cuda/runtime.h"
+#endif
 
 namespace trainer::dist {
 namespace {
@@ -225,6 +229,66 @@ TEST(DataParallel, RanksThatSeeDifferentCheckpointsAreRefused) {
   }
   std::filesystem::remove_all(dir);
 }
+
+#if TRAINER_HAS_NCCL
+// NCCL on CUDA tensors (the real library on GPUs; here, where the CUDA kernels run on the
+// emulator, its stand-in over MPI): the collectives, and data-parallel training on the device
+// with buckets matching one CPU process with the whole batch.
+std::shared_ptr<Communicator> nccl() {
+  static std::shared_ptr<Communicator> c = [] {
+    cuda::register_runtime();
+    cuda::select_device(comm()->local_rank());
+    return nccl_communicator(comm());
+  }();
+  return c;
+}
+
+TEST(Nccl, CollectivesOnCudaTensors) {
+  Communicator& c = *nccl();
+  const int n = c.world_size(), r = c.rank();
+  EXPECT_NE(c.describe().find("NCCL"), std::string::npos) << c.describe();
+  Tensor t = Tensor::from_floats({3}, {float(r), float(2 * r + 1), -1.f}).to(Device::cuda());
+  c.allreduce_mean(t);
+  const float mean_rank = float(n - 1) / 2;
+  EXPECT_EQ(t.to(Device::cpu()).to_floats(), (std::vector<float>{mean_rank, 2 * mean_rank + 1, -1.f}));
+  // Buckets of one buffer, started back to back and waited for once.
+  Tensor flat = Tensor::full({6}, double(r + 1), DType::F32).to(Device::cuda());
+  for (int64_t begin : {4, 2, 0}) {
+    Tensor range = flat.slice(0, begin, begin + 2);
+    c.start_allreduce_mean(range);
+  }
+  c.wait_reductions();
+  EXPECT_EQ(flat.to(Device::cpu()).to_floats(), std::vector<float>(6, float(n + 1) / 2));
+  Tensor b = Tensor::from_floats({2}, {float(r + 10), float(r + 20)}).to(Device::cuda());
+  c.broadcast(b, 0);
+  EXPECT_EQ(b.to(Device::cpu()).to_floats(), (std::vector<float>{10.f, 20.f}));
+  EXPECT_EQ(c.allreduce_sum(r + 1), n * (n + 1) / 2.0);
+}
+
+TEST(Nccl, RanksOnTheGpuWithBatchBMatchOneCpuProcessWithBatchNB) {
+  Communicator& c = *nccl();
+  const int64_t per_rank = 4, global = per_rank * c.world_size(), steps = 8;
+  MetricsLog log;
+  Regression parallel, single;
+  parallel.store().to(Device::cuda());
+  train::TrainerOptions o = options(&c);
+  o.allreduce_bucket_bytes = 4;  // w and b in buckets of their own
+  train::Trainer on_gpus(parallel, o, log);
+  train::Trainer alone(single, options(nullptr), log);
+  for (int64_t s = 0; s < steps; ++s) {
+    Rows mine = rows_of(s, c.rank() * per_rank, per_rank);
+    mine.x = mine.x.to(Device::cuda());
+    mine.t = mine.t.to(Device::cuda());
+    const train::StepResult a = on_gpus.step(mine);
+    const train::StepResult b = alone.step(rows_of(s, 0, global));
+    EXPECT_NEAR(a.loss, b.loss, 1e-5 * b.loss) << "step " << s;
+  }
+  const std::vector<float> p = parallel.store().values().to(Device::cpu()).to_floats();
+  const std::vector<float> q = single.store().values().to_floats();
+  ASSERT_EQ(p.size(), q.size());
+  for (size_t i = 0; i < p.size(); ++i) EXPECT_NEAR(p[i], q[i], 1e-5 * (1 + std::abs(q[i]))) << "parameter " << i;
+}
+#endif
 
 }  // namespace
 }  // namespace trainer::dist
