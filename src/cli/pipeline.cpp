@@ -150,6 +150,10 @@ Pipeline load_pipeline(const CliArgs& args) {
     log_warn("this build has no NCCL: the GPUs' gradients go through host memory and MPI (slow)");
 #endif
   }
+  if (p.config.runtime().sync_batchnorm() && p.communicator->world_size() > 1) {
+    p.run.sync_batchnorm = p.communicator.get();
+    log_info("sync_batchnorm: batch statistics over all ", p.communicator->world_size(), " ranks' batches");
+  }
   log_info("precision ", p.run.precision.describe());
   p.run.seed = p.config.runtime().seed();
   set_num_threads(static_cast<int>(p.config.runtime().num_threads()));

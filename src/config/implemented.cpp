@@ -202,6 +202,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"runtime.log_every_n_steps"},
       {"runtime.collective_timeout_seconds"},
       {"runtime.allreduce_bucket_mb"},
+      {"runtime.sync_batchnorm"},
       {"precision.compute_dtype"},
       {"precision.static_loss_scale"},
       {"precision.dynamic_loss_scale.initial_scale"},

@@ -1,10 +1,16 @@
 #include "trainer/ops/batchnorm.h"
 
+#include <cmath>
+
 #include "dispatch.h"
 #include "trainer/kernels/cpu/activation.h"
 #include "trainer/kernels/cpu/batchnorm.h"
 #include "trainer/kernels/cuda/activation.h"
 #include "trainer/kernels/cuda/batchnorm.h"
+#include "trainer/dist/communicator.h"
+#include "trainer/ops/elementwise.h"
+#include "trainer/ops/shape_ops.h"
+#include "trainer/ops/tensor_math.h"
 
 namespace trainer::ops {
 namespace {
@@ -14,6 +20,41 @@ void check_param(const Tensor& p, const Tensor& x, int64_t channels, const char*
                     p.is_contiguous(),
                 "batch_norm: ", name, " is ", p.describe(), ", expected f32[", channels, "] on the input's device (",
                 x.describe(), ")");
+}
+
+// SyncBN's collectives: the element-wise sum over the ranks of `packed` (f32, on its device).
+// They queue behind any gradient buckets in flight, in the same order on every rank.
+void sum_over_ranks(dist::Communicator& ranks, Tensor& packed) {
+  ranks.start_allreduce_mean(packed);
+  ranks.wait_reductions();
+  math::scale_(packed, static_cast<float>(ranks.world_size()));
+}
+
+// Per-channel arithmetic on [C] vectors, on their device, without a tape.
+struct ChannelMath {
+  Context ctx;
+  explicit ChannelMath(const Context& from) : ctx(from) {
+    ctx.tape = nullptr;
+    ctx.observer = nullptr;
+  }
+};
+
+// The batch statistics over every rank's rows: each rank's sums of x and x^2 (from its mean and
+// biased variance) and its row count, summed over the ranks. Returns the global mean and biased
+// variance in `mean` and `var`, and the global row count.
+int64_t synchronise_statistics(const Context& ctx, dist::Communicator& ranks, Tensor& mean, Tensor& var, int64_t rows) {
+  ChannelMath m(ctx);
+  const int64_t C = mean.numel();
+  const float n = static_cast<float>(rows);
+  const Tensor square_mean = ops::add(m.ctx, var, ops::mul(m.ctx, mean, mean));
+  Tensor packed = ops::concat(m.ctx, {ops::scale(m.ctx, mean, n), ops::scale(m.ctx, square_mean, n),
+                                      Tensor::full({1}, n, DType::F32, mean.device())}, 0);
+  sum_over_ranks(ranks, packed);
+  const double total = ops::slice(m.ctx, packed, 0, 2 * C, 2 * C + 1).to(Device::cpu()).item();
+  const float inverse = static_cast<float>(1.0 / total);
+  mean = ops::scale(m.ctx, ops::slice(m.ctx, packed, 0, 0, C), inverse);
+  var = ops::sub(m.ctx, ops::scale(m.ctx, ops::slice(m.ctx, packed, 0, C, 2 * C), inverse), ops::mul(m.ctx, mean, mean));
+  return static_cast<int64_t>(std::llround(total));
 }
 
 }  // namespace
@@ -32,6 +73,11 @@ Tensor batch_norm(Context& ctx, const Tensor& x_in, const Tensor& gamma, const T
                 ") has no batch statistics; use a larger batch or freeze batchnorm");
 
   const Device device = x.device();
+  // SyncBN: statistics over all ranks' rows (total_rows of them).
+  dist::Communicator* sync = batch_stats && ctx.sync_batchnorm && ctx.sync_batchnorm->world_size() > 1
+                                 ? ctx.sync_batchnorm
+                                 : nullptr;
+  int64_t total_rows = rows;
   // In eval, a copy of the running mean: backward must see this step's statistics.
   Tensor mean = batch_stats ? Tensor::empty({C}, DType::F32, device) : running_mean.clone();
   Tensor invstd = Tensor::empty({C}, DType::F32, device);
@@ -41,7 +87,8 @@ Tensor batch_norm(Context& ctx, const Tensor& x_in, const Tensor& gamma, const T
     if (batch_stats) {
       Tensor var = Tensor::empty({C}, DType::F32, device);
       TRAINER_RUN_KERNEL(backend, batchnorm_stats<T>, x.data<T>(), rows, C, mean.data<float>(), var.data<float>());
-      TRAINER_RUN_KERNEL(backend, batchnorm_finalize_stats, mean.data<float>(), var.data<float>(), C, rows,
+      if (sync) total_rows = synchronise_statistics(ctx, *sync, mean, var, rows);
+      TRAINER_RUN_KERNEL(backend, batchnorm_finalize_stats, mean.data<float>(), var.data<float>(), C, total_rows,
                          o.epsilon, o.momentum, invstd.data<float>(), running_mean.data<float>(),
                          running_var.data<float>());
     } else {
@@ -59,7 +106,8 @@ Tensor batch_norm(Context& ctx, const Tensor& x_in, const Tensor& gamma, const T
     // activation-sized tensor alive.
     const bool keep_y = o.activation != Activation::Identity && o.activation != Activation::Swish;
     ctx.tape->record({x, gamma, beta}, [x, gamma, beta, y_ref = GradRef(y), y_kept = keep_y ? y.detach() : Tensor(), mean, invstd,
-                      batch_stats, act = o.activation, rows, C, stream = ctx.stream](Tape& tape) {
+                      batch_stats, act = o.activation, rows, C, stream = ctx.stream, sync, total_rows,
+                      math_ctx = ChannelMath(ctx)](Tape& tape) mutable {
       Tensor dy = tape.take_grad(y_ref);
       if (!dy.defined()) return;
       dy = dy.contiguous();
@@ -85,9 +133,31 @@ Tensor batch_norm(Context& ctx, const Tensor& x_in, const Tensor& gamma, const T
         }
         // With running statistics (frozen or eval) they are constants and the layer is affine:
         // dx = dz * gamma * invstd, which batchnorm_apply computes with mean 0 and beta 0.
-        T* dx_batch = batch_stats && dx.defined() ? dx.data<T>() : nullptr;
+        T* dx_batch = batch_stats && !sync && dx.defined() ? dx.data<T>() : nullptr;
         TRAINER_RUN_KERNEL(backend, batchnorm_backward<T>, dz.data<T>(), x.data<T>(), rows, C, m, is, g, dx_batch,
                            dgamma.data<float>(), dbeta.data<float>());
+        if (sync && dx.defined()) {
+          // dx = gamma * invstd * (dz - sum(dz) / N - xhat * sum(dz * xhat) / N) with the sums
+          // and N over every rank, as two affine passes: a * dz, plus xhat * (-a * k2) - a * k1,
+          // a = gamma * invstd, k1 = sum(dz) / N, k2 = sum(dz * xhat) / N. The parameters keep
+          // this rank's sums: the gradient allreduce averages them like every other gradient.
+          Context& c = math_ctx.ctx;
+          Tensor sums = ops::concat(c, {dbeta, dgamma}, 0);
+          sum_over_ranks(*sync, sums);
+          const float inverse_n = static_cast<float>(1.0 / static_cast<double>(total_rows));
+          const Tensor a = ops::mul(c, gamma, invstd);
+          const Tensor minus_a = ops::scale(c, a, -inverse_n);
+          const Tensor shift = ops::mul(c, minus_a, ops::slice(c, sums, 0, 0, C));
+          const Tensor slope = ops::mul(c, minus_a, ops::slice(c, sums, 0, C, 2 * C));
+          const Tensor zeros = Tensor::zeros({C}, DType::F32, device), ones = Tensor::full({C}, 1.0, DType::F32, device);
+          TRAINER_RUN_KERNEL(backend, batchnorm_apply<T>, dz.data<T>(), rows, C, zeros.data<float>(),
+                             ones.data<float>(), a.data<float>(), zeros.data<float>(), Activation::Identity,
+                             dx.data<T>());
+          Tensor centred = Tensor::empty(x.shape(), x.dtype(), device);
+          TRAINER_RUN_KERNEL(backend, batchnorm_apply<T>, x.data<T>(), rows, C, m, is, slope.data<float>(),
+                             shift.data<float>(), Activation::Identity, centred.data<T>());
+          math::add_(dx, centred);
+        }
         if (!batch_stats && dx.defined()) {
           const Tensor zeros = Tensor::zeros({C}, DType::F32, device);
           TRAINER_RUN_KERNEL(backend, batchnorm_apply<T>, dz.data<T>(), rows, C, zeros.data<float>(), is, g,

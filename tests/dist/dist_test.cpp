@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <tuple>
@@ -13,6 +14,7 @@
 #include "trainer/core/random.h"
 #include "trainer/dist/communicator.h"
 #include "trainer/ops/activation.h"
+#include "trainer/ops/batchnorm.h"
 #include "trainer/ops/elementwise.h"
 #include "trainer/ops/linear.h"
 #include "trainer/ops/reduce.h"
@@ -132,6 +134,71 @@ TEST_P(DataParallel, NRanksWithBatchBMatchOneProcessWithBatchNB) {
 
 INSTANTIATE_TEST_SUITE_P(Buckets, DataParallel, ::testing::Values(int64_t{4}, int64_t{0}),
                          [](const auto& info) { return info.param > 0 ? "OneBucketPerParameter" : "OneBucket"; });
+
+// linear -> batchnorm + relu -> linear, squared error: batchnorm makes each row's output depend on
+// the whole batch, so ranks match one process only when they share the statistics (SyncBN).
+class Normalised final : public train::TrainTask {
+ public:
+  Normalised()
+      : w1_(store_.add("l1.w", {4, 5}, nn::ParamRole::Weight, nn::Init::normal(0, 0.5))),
+        b1_(store_.add("l1.b", {4}, nn::ParamRole::Bias, nn::Init::constant(0.1))),
+        gamma_(store_.add("bn.gamma", {4}, nn::ParamRole::NormScale, nn::Init::constant(1.2))),
+        beta_(store_.add("bn.beta", {4}, nn::ParamRole::NormShift, nn::Init::constant(0.1))),
+        w2_(store_.add("l2.w", {1, 4}, nn::ParamRole::Weight, nn::Init::normal(0, 0.5))),
+        b2_(store_.add("l2.b", {1}, nn::ParamRole::Bias, nn::Init::zeros())),
+        mean_(store_.add_buffer("bn.running_mean", {4}, nn::Init::zeros())),
+        var_(store_.add_buffer("bn.running_var", {4}, nn::Init::ones())) {
+    store_.finalize(4);
+  }
+  nn::ParameterStore& store() override { return store_; }
+  std::string architecture() const override { return "normalised"; }
+  Tensor loss(Context& ctx, const train::TrainBatch& batch, int64_t) override {
+    const Rows& rows = static_cast<const Rows&>(batch);
+    ops::BatchNormOptions bn;
+    bn.epsilon = 1e-3f;
+    bn.activation = Activation::Relu;
+    Tensor h = ops::linear(ctx, rows.x, w1_.value, b1_.value);
+    h = ops::batch_norm(ctx, h, gamma_.value, beta_.value, mean_.value, var_.value, bn);
+    const Tensor error = ops::sub(ctx, ops::linear(ctx, h, w2_.value, b2_.value), rows.t);
+    return ops::mean(ctx, ops::mul(ctx, error, error));
+  }
+
+ private:
+  nn::ParameterStore store_;
+  nn::Parameter &w1_, &b1_, &gamma_, &beta_, &w2_, &b2_;
+  nn::Buffer &mean_, &var_;
+};
+
+// SyncBN: two ranks with batch 4 match one process with batch 8 in parameters and running
+// statistics; without it they do not (the test can tell).
+TEST(SyncBatchnorm, RanksMatchOneProcessWithTheWholeBatch) {
+  Communicator& c = *comm();
+  const int64_t per_rank = 4, global = per_rank * c.world_size(), steps = 6;
+  MetricsLog log;
+  Normalised synced, unsynced, single;
+  train::TrainerOptions o = options(&c);
+  o.execution.sync_batchnorm = &c;
+  train::Trainer with_sync(synced, o, log), without_sync(unsynced, options(&c), log);
+  train::Trainer alone(single, options(nullptr), log);
+  for (int64_t s = 0; s < steps; ++s) {
+    const Rows mine = rows_of(s, c.rank() * per_rank, per_rank);
+    const train::StepResult a = with_sync.step(mine);
+    without_sync.step(mine);
+    const train::StepResult b = alone.step(rows_of(s, 0, global));
+    EXPECT_NEAR(a.loss, b.loss, 1e-5 * b.loss) << "step " << s;
+  }
+  auto max_difference = [&](Normalised& task) {
+    double worst = 0;
+    for (Tensor* t : {&task.store().values(), &task.store().buffer_values()}) {
+      const Tensor& reference = t == &task.store().values() ? single.store().values() : single.store().buffer_values();
+      const std::vector<float> p = t->to_floats(), q = reference.to_floats();
+      for (size_t i = 0; i < p.size(); ++i) worst = std::max(worst, std::abs(double(p[i]) - q[i]) / (1 + std::abs(q[i])));
+    }
+    return worst;
+  };
+  EXPECT_LT(max_difference(synced), 1e-5);
+  if (c.world_size() > 1) EXPECT_GT(max_difference(unsynced), 1e-3);
+}
 
 // What the reducer asks of the communicator, in order; one process, so the means are no-ops.
 class RecordingCommunicator final : public Communicator {

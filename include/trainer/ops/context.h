@@ -8,6 +8,10 @@
 #include "trainer/kernels/cuda/stream.h"
 #include "trainer/ops/precision.h"
 
+namespace trainer::dist {
+class Communicator;
+}  // namespace trainer::dist
+
 namespace trainer::cuda {
 class StreamContext;
 }
@@ -39,6 +43,10 @@ struct ExecutionSettings {
   // CUDA, real builds only: when set, convolutions and matmuls go to cuDNN and cuBLASLt on this
   // context's handles (runtime.conv_backend CUDNN) instead of our own kernels.
   cuda::StreamContext* libraries = nullptr;
+  // Data parallelism with runtime.sync_batchnorm: batchnorm's batch statistics, and the sums its
+  // backward needs, are taken over every rank's batch through this communicator (null: each
+  // process's own batch).
+  dist::Communicator* sync_batchnorm = nullptr;
 };
 
 struct Context : ExecutionSettings {
