@@ -1,11 +1,19 @@
 // Benchmark mode, measured as NVIDIA's benchmark hooks do: warm-up steps are run and not
 // counted; throughput is the mean of per-step images/second over the measured steps;
 // inference latency percentiles are over per-batch times.
+//
+// Under mpirun (N ranks): every rank trains (the gradients are averaged every step, as in
+// training); the throughput is the job's, N x the per-process batch / the step time of the
+// slowest rank at that step (the ranks' step times are gathered once, after the measured steps,
+// so that no extra collective is timed); inference runs on rank 0 alone (one process, as
+// deployed) while the others end; rank 0 alone prints and writes the log.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "trainer/cli/modes.h"
@@ -50,6 +58,21 @@ double peak_device_mib([[maybe_unused]] Device device) {
   return -1;
 }
 
+// The job's time of each measured step: the slowest rank's (one collective, after the steps).
+std::vector<double> slowest_rank_seconds(dist::Communicator& comm, const std::vector<double>& mine) {
+  if (comm.world_size() == 1) return mine;
+  std::ostringstream text;
+  text.precision(17);
+  for (double s : mine) text << s << ' ';
+  std::vector<double> slowest = mine;
+  for (const std::string& rank : comm.allgather(text.str())) {
+    std::istringstream in(rank);
+    double s = 0;
+    for (size_t i = 0; i < slowest.size() && in >> s; ++i) slowest[i] = std::max(slowest[i], s);
+  }
+  return slowest;
+}
+
 }  // namespace
 
 int run_benchmark(const CliArgs& args, MetricsLog& log) {
@@ -67,7 +90,10 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
   std::unique_ptr<data::Loader> loader;
   if (!b.synthetic_data()) loader = task.loader(tasks::Split::Train);
   const tasks::DataBatch fixed(task.synthetic_batch(train_batch));
-  std::vector<double> train_ips;
+  dist::Communicator& comm = *p.communicator;
+  const int world = comm.world_size();
+  const double job_batch = static_cast<double>(train_batch * world);  // batch_size is per process
+  std::vector<double> step_seconds;
   const int64_t train_total = b.warmup_steps() + b.steps();
   for (int64_t s = 0; s < train_total; ++s) {
     // Data time counts when the loader runs: NVIDIA's hooks time the whole step.
@@ -79,15 +105,18 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
       trainer.step(fixed);
     }
     const double dt = seconds_since(t0);
-    if (s >= static_cast<int64_t>(b.warmup_steps())) {
-      train_ips.push_back(static_cast<double>(train_batch) / dt);
-      // Each measured step on its own, so that comparisons can use medians and spreads.
-      log.log(s + 1, {{"train.imgs_per_sec", train_ips.back()}});
-    }
+    if (s >= static_cast<int64_t>(b.warmup_steps())) step_seconds.push_back(dt);
     log_info("benchmark train step ", s + 1, "/", train_total, s < static_cast<int64_t>(b.warmup_steps()) ? " (warm-up)" : "",
-             ": ", static_cast<double>(train_batch) / dt, " img/s");
+             ": ", job_batch / dt, " img/s", world > 1 ? " (the job's, by rank 0's step time)" : "");
+  }
+  std::vector<double> train_ips;
+  for (double dt : slowest_rank_seconds(comm, step_seconds)) {
+    train_ips.push_back(job_batch / dt);
+    // Each measured step on its own, so that comparisons can use medians and spreads.
+    log.log(b.warmup_steps() + static_cast<int64_t>(train_ips.size()), {{"train.imgs_per_sec", train_ips.back()}});
   }
   loader.reset();
+  if (!comm.is_root()) return 0;  // inference and the results: rank 0's
   const double train_rss = peak_rss_mib(), train_device = peak_device_mib(p.run.device);
 
   // Inference as deployed: eval-mode forward (folded conv+bn+act) and post-processing, no tape.
@@ -107,10 +136,16 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
   }
 
   const double train_rate = mean(train_ips), infer_rate = mean(infer_ips);
-  std::printf("model: %s  train batch %lld  inference batch %lld  precision %s  device %s  threads %d\n",
+  std::printf("model: %s  train batch %lld  inference batch %lld  precision %s  device %s  threads %d  processes %d"
+              "%s\n",
               task.architecture().c_str(), static_cast<long long>(train_batch), static_cast<long long>(infer_batch),
-              p.run.precision.name(), p.run.device.name().c_str(), num_threads());
+              p.run.precision.name(), p.run.device.name().c_str(), num_threads(), world,
+              world > 1 ? " (train batch and threads per process; inference on rank 0 alone)" : "");
   std::printf("train imgs/sec: %.3f\n", train_rate);
+  if (world > 1)
+    std::printf("train imgs/sec per process: %.3f (the job's %d x %lld images per step / the slowest rank's step "
+                "time)\n",
+                train_rate / world, world, static_cast<long long>(train_batch));
   std::printf("infer imgs/sec: %.3f\n", infer_rate);
   if (!latency_ms.empty())
     std::printf("infer latency ms: p50 %.3f p90 %.3f p99 %.3f\n", percentile(latency_ms, 0.5),
@@ -120,7 +155,8 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
     std::printf("peak device MiB: %.1f (training %.1f)\n", peak_device_mib(p.run.device), train_device);
   std::fflush(stdout);
   MetricMap m = {{"train.imgs_per_sec", train_rate}, {"infer.imgs_per_sec", infer_rate},
-                 {"parameters", task.store().count()}, {"peak_rss_mib", peak_rss_mib()}};
+                 {"parameters", task.store().count()}, {"peak_rss_mib", peak_rss_mib()},
+                 {"processes", static_cast<int64_t>(world)}};
   if (train_device >= 0) m["peak_device_mib"] = peak_device_mib(p.run.device);
   if (!latency_ms.empty()) {
     m["infer.latency_ms.p50"] = percentile(latency_ms, 0.5);

@@ -133,6 +133,7 @@ TEST(Cli, BenchmarkLogsEveryMeasuredStepThenTheMeans) {
   EXPECT_TRUE(std::regex_search(r.err, std::regex("cpu: \\w+ \\(oneDNN \\d+\\.\\d+\\.\\d+\\), cpu_conv_algorithm "
                                                   "WINOGRAD \\(3x3 stride-1 convolutions run \\S+\\)")))
       << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("model: .* threads \\d+  processes 1\n"))) << r.out;
   for (const char* line : {"\ntrain imgs/sec: \\d+\\.\\d{3}\n", "\ninfer imgs/sec: \\d+\\.\\d{3}\n",
                            "\ninfer latency ms: p50 \\d+\\.\\d{3} p90 \\d+\\.\\d{3} p99 \\d+\\.\\d{3}\n",
                            "\npeak RSS MiB: \\d+\\.\\d \\(after training \\d+\\.\\d\\)\n"})
@@ -419,6 +420,35 @@ TEST(Cli, MpirunOnCudaAveragesThroughNcclLikeTheCpu) {
   std::filesystem::remove_all(scratch);
 }
 #endif
+
+// Benchmark mode under mpirun: both ranks train, rank 0 alone prints one result block naming
+// the two processes and writes the log; train imgs/sec is the job's (2 x the per-process rate).
+TEST(Cli, MpirunBenchmarkPrintsOneResultBlockForTwoProcesses) {
+  const auto scratch = scratch_dir("mpirun-benchmark");
+  auto args = synthetic_resnet(scratch / "model", "CPU");
+  args.insert(args.end(), {"--mode", "benchmark", "--log-json", (scratch / "log.json").string(), "--override",
+                           "runtime { num_threads: 1 } benchmark { warmup_steps: 1 steps: 3 inference_warmup_steps: 1 "
+                           "inference_steps: 2 synthetic_data: true }"});
+  RunResult r = run_command(mpirun(2) + trainer_command(args), scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  for (const char* line : {"model: ", "train imgs/sec: ", "train imgs/sec per process: ", "infer imgs/sec: ",
+                           "peak RSS MiB: "})
+    EXPECT_EQ(count(r.out, line), 1u) << line << "\n" << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("model: .* threads 1  processes 2 "))) << r.out;
+  std::smatch job, per;
+  ASSERT_TRUE(std::regex_search(r.out, job, std::regex("\ntrain imgs/sec: (\\d+\\.\\d+)\n"))) << r.out;
+  ASSERT_TRUE(std::regex_search(r.out, per, std::regex("train imgs/sec per process: (\\d+\\.\\d+)"))) << r.out;
+  EXPECT_NEAR(std::stod(job[1].str()), 2 * std::stod(per[1].str()), 0.01) << r.out;
+  const std::string log = slurp(scratch / "log.json");
+  EXPECT_EQ(count(log, "\"train.imgs_per_sec\": "), 3u + 1u) << "3 steps and the mean, from rank 0 only\n" << log;
+  EXPECT_NE(log.find("\"processes\": 2"), std::string::npos) << log;
+  std::filesystem::remove_all(scratch);
+}
 
 // A rank that hangs (SIGSTOP once training runs) leaves the other waiting in the gradient
 // allreduce: its watchdog stops the job after runtime.collective_timeout_seconds, saying which
