@@ -119,13 +119,14 @@ def print_table(peer_name, rows):
           "runs per side (throughput: > 1 is faster; latency and memory: < 1 is better)")
 
 
-def trainer_benchmark(build_dir, config, override):
-    """Runs `trainer --mode benchmark` and returns its per-step LOG records and final METRIC record
+def trainer_benchmark(build_dir, config, override, launcher=(), env=None):
+    """Runs `trainer --mode benchmark` (after `launcher`, e.g. mpirun's command line, if given; with
+    `env` as its environment if given) and returns its per-step LOG records and final METRIC record
     from the JSON log, plus stdout: (steps {key: [values]}, metrics {key: value}, stdout)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as log:
-        out = subprocess.run([os.path.join(build_dir, "trainer"), "--config", config, "--mode", "benchmark",
+        out = subprocess.run([*launcher, os.path.join(build_dir, "trainer"), "--config", config, "--mode", "benchmark",
                               "--override", override, "--log-json", log.name],
-                             cwd=ROOT, check=True, capture_output=True, text=True).stdout
+                             cwd=ROOT, check=True, capture_output=True, text=True, env=env).stdout
         steps, metrics = {}, {}
         for line in open(log.name).read().splitlines():
             record = json.loads(line)
