@@ -11,7 +11,8 @@ int run_eval(const CliArgs& args, MetricsLog& log) {
   const bool averaged = p.config.eval_config().use_moving_averages();
   const train::TrainingState s = train::load_inference_weights(path, p.task->store(), averaged);
   log_info("evaluating ", path, " (step ", s.step, averaged ? ", moving average of the weights)" : ")");
-  log.metric(p.task->evaluate({p.config.runtime().model_dir(), s.step}));
+  const MetricMap metrics = p.task->evaluate({p.config.runtime().model_dir(), s.step, p.communicator.get()});
+  if (p.communicator->is_root()) log.metric(metrics);
   return 0;
 }
 

@@ -45,9 +45,11 @@ int run_train(const CliArgs& args, MetricsLog& log) {
       return 130;
     }
   }
-  // Rank 0 evaluates (the other ranks hold the same weights).
-  if (p.config.has_eval_input_reader() && p.communicator->is_root())
-    log.metric(p.task->evaluate({options.model_dir, trainer.steps_done()}));
+  // Every rank evaluates its shard of the eval split; rank 0 gathers, prints and logs.
+  if (p.config.has_eval_input_reader()) {
+    const MetricMap metrics = p.task->evaluate({options.model_dir, trainer.steps_done(), p.communicator.get()});
+    if (p.communicator->is_root()) log.metric(metrics);
+  }
   return 0;
 }
 

@@ -152,16 +152,25 @@ void ClassificationTask::infer(Context& ctx, const data::Batch& batch) const {
   model_.forward(ctx, batch.images.to(ctx.device));
 }
 
-MetricMap ClassificationTask::evaluate(const EvalOptions&) {
+MetricMap ClassificationTask::evaluate(const EvalOptions& options) {
   std::unique_ptr<data::Loader> eval = loader(Split::Eval);
   eval::TopKAccuracy acc;
   Context ctx = run_.inference_context();
   const auto start = std::chrono::steady_clock::now();
   while (auto batch = eval->next())
     acc.add(model_.forward(ctx, batch->images.to(ctx.device)).to(Device::cpu()), batch->labels);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const data::LoaderStats stats = eval->stats();
   if (stats.bad_samples > 0) log_warn("eval: ", stats.bad_samples, " unusable samples left out");
+  if (dist::Communicator* ranks = options.communicator; ranks && ranks->world_size() > 1) {
+    // Every rank counted its shard: the sums (exact in a double) are the whole split's.
+    const eval::TopKAccuracy::Counts mine = acc.counts();
+    acc = eval::TopKAccuracy();
+    acc.add({std::llround(ranks->allreduce_sum(static_cast<double>(mine.images))),
+             std::llround(ranks->allreduce_sum(static_cast<double>(mine.top1))),
+             std::llround(ranks->allreduce_sum(static_cast<double>(mine.top5)))});
+    if (!ranks->is_root()) return {};
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   log_info("eval: ", acc.count(), " images in ", secs, " s");
   std::printf("top1: %.4f\ntop5: %.4f\nimages: %lld\n", acc.top1(), acc.top5(), static_cast<long long>(acc.count()));
   std::fflush(stdout);

@@ -1,5 +1,9 @@
 #include "trainer/tasks/coco_results.h"
 
+#include <cstring>
+#include <type_traits>
+#include <unordered_set>
+
 #include "trainer/core/json_text.h"
 
 namespace trainer::tasks {
@@ -54,6 +58,76 @@ std::string CocoResults::detections_json() const {
   }
   out += "\n]\n";
   return out;
+}
+
+namespace {
+
+// Plain records, one after another: a count, then the values.
+struct ByteWriter {
+  std::string out;
+  template <class T>
+  void put(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    out.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+};
+
+struct ByteReader {
+  const std::string& in;
+  size_t at = 0;
+  template <class T>
+  T get() {
+    TRAINER_CHECK(at + sizeof(T) <= in.size(), "CocoResults: truncated results from another rank");
+    T v;
+    std::memcpy(&v, in.data() + at, sizeof v);
+    at += sizeof v;
+    return v;
+  }
+};
+
+}  // namespace
+
+std::string CocoResults::serialize() const {
+  ByteWriter w;
+  w.put(static_cast<uint64_t>(images_.size()));
+  for (const eval::CocoImage& i : images_) w.put(i.id), w.put(i.width), w.put(i.height);
+  w.put(static_cast<uint64_t>(annotations_.size()));
+  for (const eval::CocoAnnotation& a : annotations_)
+    w.put(a.image_id), w.put(a.category_id), w.put(a.bbox), w.put(a.area), w.put(static_cast<uint8_t>(a.iscrowd));
+  w.put(static_cast<uint64_t>(detections_.size()));
+  for (const eval::Detection& d : detections_) w.put(d.image_id), w.put(d.category_id), w.put(d.bbox), w.put(d.score);
+  return std::move(w.out);
+}
+
+void CocoResults::append_serialized(const std::string& bytes, int64_t max_images) {
+  ByteReader r{bytes};
+  std::unordered_set<int64_t> kept;
+  const uint64_t images = r.get<uint64_t>();
+  for (uint64_t k = 0; k < images; ++k) {
+    eval::CocoImage i;
+    i.id = r.get<int64_t>(), i.width = r.get<int64_t>(), i.height = r.get<int64_t>();
+    if (max_images > 0 && static_cast<int64_t>(images_.size()) >= max_images) continue;
+    images_.push_back(i);
+    image_ids_.push_back(i.id);
+    kept.insert(i.id);
+  }
+  const uint64_t annotations = r.get<uint64_t>();
+  for (uint64_t k = 0; k < annotations; ++k) {
+    eval::CocoAnnotation a;
+    a.image_id = r.get<int64_t>(), a.category_id = r.get<int64_t>(), a.bbox = r.get<eval::BBox>();
+    a.area = r.get<double>(), a.iscrowd = r.get<uint8_t>() != 0;
+    if (!kept.count(a.image_id)) continue;
+    a.id = static_cast<int64_t>(annotations_.size()) + 1;
+    annotations_.push_back(a);
+  }
+  const uint64_t detections = r.get<uint64_t>();
+  for (uint64_t k = 0; k < detections; ++k) {
+    eval::Detection d;
+    d.image_id = r.get<int64_t>(), d.category_id = r.get<int64_t>(), d.bbox = r.get<eval::BBox>();
+    d.score = r.get<double>();
+    if (kept.count(d.image_id)) detections_.push_back(d);
+  }
+  TRAINER_CHECK(r.at == bytes.size(), "CocoResults: ", bytes.size() - r.at, " unexpected bytes in another rank's results");
 }
 
 }  // namespace trainer::tasks

@@ -175,9 +175,18 @@ MetricMap DetectionTask::evaluate(const EvalOptions& options) {
     }
     if (limit > 0 && static_cast<int64_t>(results.image_ids().size()) >= limit) break;
   }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const data::LoaderStats stats = eval->stats();
   if (stats.bad_samples > 0) log_warn("eval: ", stats.bad_samples, " unusable images left out");
+  if (dist::Communicator* ranks = options.communicator; ranks && ranks->world_size() > 1) {
+    // Every rank evaluated its shard; rank 0 gathers the images, ground truth and detections in
+    // rank order (dataset order) and computes the metrics, exactly as one process would.
+    const std::vector<std::string> shards = ranks->allgather(results.serialize());
+    if (!ranks->is_root()) return {};
+    CocoResults all;
+    for (const std::string& shard : shards) all.append_serialized(shard, limit);
+    results = std::move(all);
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   log_info("eval: ", results.image_ids().size(), " images, ", results.detections().size(), " detections in ", secs,
            " s");
   TRAINER_CHECK(!results.image_ids().empty(), "eval: the eval reader gave no images");

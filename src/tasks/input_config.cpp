@@ -23,8 +23,9 @@ data::LoaderOptions loader_options(const config::TrainEvalPipelineConfig& c, Spl
   o.num_workers = static_cast<int>(r.num_workers());
   o.prefetch_batches = std::max(1, r.num_prefetch_batches());
   o.seed = run.seed;
-  // Training shards the data over the ranks; evaluation is rank 0's, over the whole split.
-  if (split == Split::Train) o.rank = run.rank, o.world_size = run.world_size;
+  // Both splits are sharded over the ranks: training by a slice of each epoch's permutation,
+  // evaluation as contiguous pieces of the split in order, every image on exactly one rank.
+  o.rank = run.rank, o.world_size = run.world_size;
   o.image_dtype = run.precision.activations();  // the loader writes what the first layer reads
   return o;
 }

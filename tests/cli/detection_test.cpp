@@ -70,6 +70,17 @@ TEST(Detection, OverfitsFourRealCocoImagesThenEvaluatesAndPredicts) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(scratch / "oracle.txt");
   EXPECT_EQ(std::stod(slurp(scratch / "oracle.txt")), ap) << slurp(scratch / "oracle.txt");
 
+  // Distributed eval: under mpirun -np 3 each rank evaluates its shard (2, 1 and 1 of the 4
+  // images) and rank 0 gathers them: the same twelve numbers, printed once.
+  RunResult d = run_command(mpirun(3) + trainer_command({"--config", kOverfit, "--override", model_dir, "--override",
+                                                         "runtime { num_threads: 1 }", "--mode", "eval", "--log-json",
+                                                         (scratch / "eval3.json").string()}),
+                            scratch);
+  ASSERT_EQ(d.status, 0) << d.err;
+  EXPECT_EQ(d.out, e.out);
+  EXPECT_EQ(logged(scratch / "eval3.json", "coco.AP"), ap);
+  EXPECT_NE(d.err.find("eval: 4 images"), std::string::npos) << d.err;
+
   // Predict: detections printed in pixels with class names, and the picture drawn.
   RunResult p = run_trainer({"--config", kOverfit, "--override", model_dir, "--mode", "predict", "--output",
                              (scratch / "drawn").string(), "tests/data/fixtures/000000289393.jpg"},

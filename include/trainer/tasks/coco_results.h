@@ -30,6 +30,13 @@ class CocoResults {
   // [{"image_id", "category_id", "bbox", "score"}, ...] in shortest round-trip numbers.
   std::string detections_json() const;
 
+  // Distributed evaluation: each rank's results as bytes (exact: doubles travel as doubles),
+  // and rank 0 appending the others' in rank order, which is dataset order (the eval sampler
+  // splits the split into contiguous shards), so the merged results equal one process's. At
+  // most `max_images` images are kept overall (0: all), with their annotations and detections.
+  std::string serialize() const;
+  void append_serialized(const std::string& bytes, int64_t max_images = 0);
+
  private:
   std::vector<eval::CocoImage> images_;
   std::vector<eval::CocoAnnotation> annotations_;

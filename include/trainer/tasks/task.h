@@ -33,6 +33,9 @@ struct RunContext : ExecutionSettings {
 struct EvalOptions {
   std::string output_dir;  // where detections are written (model_dir); "" = nowhere
   int64_t step = -1;       // the checkpoint's step, for file names and logs
+  // Under mpirun: every rank evaluates its shard of the eval split and rank 0 gathers the
+  // results, computes, prints and returns the metrics (the others return none). Collective.
+  dist::Communicator* communicator = nullptr;
 };
 
 struct PredictOptions {
