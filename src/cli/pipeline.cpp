@@ -1,7 +1,10 @@
 #include "trainer/cli/pipeline.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 
 #include "trainer/core/log.h"
 #include "trainer/core/parallel.h"
@@ -61,6 +64,49 @@ void require_same_config(dist::Communicator& comm, const std::string& text) {
     fail("rank ", r, "'s resolved config differs from rank 0's at line ", line, ": \"", line_of(all[r]),
          "\" against \"", line_of(all[0]), "\"; every rank must run the same config and overrides");
   }
+}
+
+// Where the ranks run, for the start-up line: each host (in the order of its first rank) with its
+// ranks and their local ranks, runs that count up together written as ranges ("ranks on 2 hosts:
+// node1 0-7 (local 0-7), node2 8-15 (local 0-7)"). Two ranks on one host with the same local
+// rank (a launcher that announced none) would take the same GPU: rank 0 warns, once.
+std::string placement(dist::Communicator& comm) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "?");
+  const std::vector<std::string> all = comm.allgather(std::to_string(comm.local_rank()) + " " + host);
+  std::vector<std::string> hosts;                                 // in order of first appearance
+  std::map<std::string, std::vector<std::pair<int, int>>> ranks;  // host -> (rank, local rank)
+  bool shared_warned = false;
+  for (size_t r = 0; r < all.size(); ++r) {
+    const size_t space = all[r].find(' ');
+    const std::string name = all[r].substr(space + 1);
+    const int local = std::atoi(all[r].substr(0, space).c_str());
+    auto& on_host = ranks[name];
+    if (on_host.empty()) hosts.push_back(name);
+    for (const auto& [other, other_local] : on_host)
+      if (other_local == local && comm.is_root() && !shared_warned) {
+        shared_warned = true;  // once for the job
+        log_warn("ranks ", other, " and ", r, " both run on ", name, " with local rank ", local,
+                 ": on CUDA they would share a GPU (does the launcher set OMPI_COMM_WORLD_LOCAL_RANK or "
+                 "SLURM_LOCALID?)");
+      }
+    on_host.emplace_back(static_cast<int>(r), local);
+  }
+  std::string text;
+  for (const std::string& name : hosts) {
+    text += (text.empty() ? "" : ", ") + name;
+    const auto& list = ranks[name];
+    for (size_t i = 0; i < list.size();) {
+      size_t j = i;
+      while (j + 1 < list.size() && list[j + 1].first == list[j].first + 1 && list[j + 1].second == list[j].second + 1)
+        ++j;
+      text += " " + std::to_string(list[i].first);
+      if (j > i) text += "-" + std::to_string(list[j].first);
+      text += " (local " + std::to_string(list[i].second) + (j > i ? "-" + std::to_string(list[j].second) : "") + ")";
+      i = j + 1;
+    }
+  }
+  return "ranks on " + std::to_string(hosts.size()) + (hosts.size() == 1 ? " host: " : " hosts: ") + text;
 }
 
 // --amp: the automatic mixed precision of the run's device, as torch.autocast picks it (float16 on
@@ -135,7 +181,7 @@ Pipeline load_pipeline(const CliArgs& args) {
   p.communicator->set_timeout(p.config.runtime().collective_timeout_seconds());
   if (p.communicator->world_size() > 1) {
     require_same_config(*p.communicator, p.config_text);
-    log_info("data parallel: ", p.communicator->describe());
+    log_info("data parallel: ", p.communicator->describe(), "; ", placement(*p.communicator));
   }
   p.run.rank = p.communicator->rank();
   p.run.world_size = p.communicator->world_size();
