@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <filesystem>
@@ -13,7 +15,59 @@ namespace trainer::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+// What the signal handler says: this process's rank (-1 alone) and the steps done so far (-1
+// before training starts), published between steps.
+std::atomic<int> g_rank{-1};
+std::atomic<int64_t> g_step{-1};
+static_assert(std::atomic<int64_t>::is_always_lock_free, "read from a signal handler");
+
+// Appends to a fixed buffer without allocating: a signal handler may not call printf or new.
+struct SignalText {
+  char text[320];
+  size_t n = 0;
+  SignalText& operator<<(const char* s) {
+    for (; *s && n < sizeof text; ++s) text[n++] = *s;
+    return *this;
+  }
+  SignalText& operator<<(int64_t v) {
+    char digits[24];
+    int k = 0;
+    const bool negative = v < 0;
+    uint64_t u = negative ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+    do digits[k++] = static_cast<char>('0' + u % 10), u /= 10;
+    while (u);
+    if (negative) *this << "-";
+    while (k > 0 && n < sizeof text) text[n++] = digits[--k];
+    return *this;
+  }
+};
+
+// The first SIGINT/SIGTERM asks the loop to stop after the step in flight (which then writes a
+// checkpoint) and says so at once, naming the rank and the step: under mpirun a SIGTERM usually
+// means the launcher is ending the job because another rank died, and this rank may be blocked
+// in a collective that never completes, so this line is all it gets to say before the launcher's
+// SIGKILL (or the watchdog) ends it. Checkpoints are written between steps only, to a temporary
+// file renamed when complete, so stopping never leaves a partial one. A second signal exits at
+// once.
+extern "C" void on_stop_signal(int sig) {
+  const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal";
+  const bool again = g_stop.exchange(true);
+  const int rank = g_rank.load();
+  const int64_t step = g_step.load();
+  SignalText t;
+  if (rank >= 0) t << "[rank " << static_cast<int64_t>(rank) << "] ";
+  t << name << (again ? " again" : "");
+  if (step >= 0) t << " at step " << step;
+  else t << " before training started";
+  if (again) t << ": exiting now\n";
+  else if (rank >= 0)
+    t << ": stopping (under mpirun: another rank died, or the job was cancelled); a step that completes is "
+         "checkpointed by rank 0, a second signal exits at once\n";
+  else t << ": stopping after this step with a checkpoint; a second signal exits at once\n";
+  const ssize_t written = ::write(STDERR_FILENO, t.text, t.n);
+  (void)written;
+  if (again) ::_exit(128 + sig);
+}
 
 }  // namespace
 
@@ -21,12 +75,19 @@ int run_train(const CliArgs& args, MetricsLog& log) {
   Pipeline p = load_pipeline(args);
   train::TrainerOptions options = trainer_options(p);
   // SIGINT/SIGTERM: finish the step in flight, write a checkpoint, exit; a rerun resumes.
+  if (p.communicator->world_size() > 1) g_rank.store(p.communicator->rank());
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  options.should_stop = [] { return g_stop.load(); };
+  const train::Trainer* running = nullptr;
+  options.should_stop = [&running] {  // polled between steps
+    if (running) g_step.store(running->steps_done());
+    return g_stop.load();
+  };
   train::Trainer trainer(*p.task, options, log);
+  running = &trainer;
   // A fresh run starts from the config's fine-tune weights; a resumed one from its checkpoint.
   if (!trainer.resume()) tasks::fine_tune(p.task->store(), p.config.train_config());
+  g_step.store(trainer.steps_done());
   log.metric({{"parameters", p.task->store().count()}});
   if (!options.model_dir.empty()) {
     std::filesystem::create_directories(options.model_dir);

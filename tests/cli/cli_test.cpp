@@ -481,6 +481,51 @@ TEST(Cli, MpirunStopsWithinTheTimeoutWhenARankHangs) {
   std::filesystem::remove_all(scratch);
 }
 
+// A rank that dies (SIGKILL once training runs): OpenMPI notices, names the rank and ends the
+// job, sending the others SIGTERM (then SIGKILL); rank 0, blocked in a collective the dead rank
+// never joins, says at once at which step it was. The job ends in seconds, well before the
+// watchdog's 60 s, with a non-zero status. Checkpoints are written between steps only and
+// renamed into place when complete: whatever rank 0 left reads back.
+TEST(Cli, MpirunEndsTheJobWhenARankDies) {
+  const auto scratch = scratch_dir("mpirun-dies");
+  auto args = synthetic_resnet(scratch / "model", "CPU");
+  args.insert(args.end(), {"--override", "runtime { num_threads: 1 checkpoint_every_n_steps: 10 } "
+                                         "train_config { num_steps: 100000 }"});
+  const std::string err = (scratch / "job.err").string();
+  const std::string script =
+      mpirun(2) + trainer_command(args) + " > /dev/null 2> " + quote(err) + " & job=$!; " +
+      "for i in $(seq 600); do grep -q 'step 1[1-9]/' " + quote(err) + " 2>/dev/null && break; sleep 0.1; done; "
+      "for p in $(pgrep -P $job -x trainer); do tr '\\0' '\\n' < /proc/$p/environ | grep -qx OMPI_COMM_WORLD_RANK=1 && "
+      "kill -KILL $p && echo killed $p; done; start=$(date +%s%N); wait $job; status=$?; "
+      "echo status $status ms $(( ($(date +%s%N) - start) / 1000000 ))";
+  RunResult r = run_command("bash -c " + quote(script), scratch);
+  const std::string job_err = slurp(err);
+  ASSERT_NE(r.out.find("killed "), std::string::npos) << r.out << job_err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("status (\\d+) ms (\\d+)"))) << r.out;
+  EXPECT_NE(std::stoi(m[1].str()), 0) << job_err;
+  EXPECT_LT(std::stoi(m[2].str()), 60000) << job_err;
+  // OpenMPI names the rank that died; rank 0 the step (steps done, as the watchdog counts them:
+  // the last one logged, or the one before when the signal came between logging and the next).
+  EXPECT_TRUE(std::regex_search(job_err, std::regex("mpirun noticed that process rank 1 with PID \\d+ on node \\S+ "
+                                                    "exited on signal 9 \\(Killed\\)")))
+      << job_err;
+  ASSERT_TRUE(std::regex_search(job_err, m, std::regex("\\[rank 0\\] SIGTERM at step (\\d+): stopping \\(under "
+                                                       "mpirun: another rank died, or the job was cancelled\\)")))
+      << job_err;
+  const int stopped_at = std::stoi(m[1].str());
+  int last_logged = 0;
+  const std::regex logged("step (\\d+)/100000");
+  for (std::sregex_iterator i(job_err.begin(), job_err.end(), logged), end; i != end; ++i)
+    last_logged = std::stoi((*i)[1].str());
+  EXPECT_GE(stopped_at, 11) << job_err;
+  EXPECT_TRUE(stopped_at == last_logged || stopped_at == last_logged - 1) << stopped_at << " " << last_logged;
+  const auto latest = train::CheckpointManager((scratch / "model").string(), 1).latest();
+  ASSERT_TRUE(latest.has_value()) << job_err;  // step 10's at least
+  EXPECT_NO_THROW(train::read_safetensors(*latest)) << *latest;
+  std::filesystem::remove_all(scratch);
+}
+
 #if TRAINER_HAS_CUDA_KERNELS
 TEST(Cli, DeviceCudaTrainsLikeTheCpuAndItsCheckpointEvaluatesOnEither) {
   const auto scratch = scratch_dir("cuda");
