@@ -526,6 +526,39 @@ TEST(Cli, MpirunEndsTheJobWhenARankDies) {
   std::filesystem::remove_all(scratch);
 }
 
+// Several machines, made on this one (tests/cli/two_nodes.sh): two network namespaces joined by
+// a veth pair stand in for two nodes with hostnames of their own; mpirun runs on node-a with a
+// hostfile of one slot per node, OpenMPI's rsh launcher starts an orted on node-b through the
+// script instead of ssh, and the ranks talk TCP over the veth pair (btl tcp,self). Proof of two
+// nodes: both ranks have local rank 0 on hosts of their own, the login happened, and node-b's
+// interface carried the gradients.
+TEST(Cli, MpirunLaunchesOnTwoNodesThroughAHostfile) {
+  const auto scratch = scratch_dir("mpirun-nodes");
+  auto args = synthetic_resnet(scratch / "model", "CPU");
+  args.insert(args.end(), {"--override", "runtime { num_threads: 1 }", "--log-json", (scratch / "log.json").string()});
+  RunResult r = run_command("tests/cli/two_nodes.sh " + trainer_command(args), scratch);
+  if (r.status == 77) GTEST_SKIP() << "no two network namespaces here: " << r.err;
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("two_nodes.sh: login to 10.77.0.2 (network namespace"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[rank 0] data parallel: MPI (Open MPI"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rank 0 of 2, local rank 0; ranks on 2 hosts: node-a 0 (local 0), node-b 1 (local 0)\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("4 batches of 8 per epoch on rank 0 of 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("step 3/3"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("images: 32"), std::string::npos) << r.out;
+  EXPECT_TRUE(train::CheckpointManager((scratch / "model").string(), 1).latest().has_value());
+  // Each step's gradient allreduce moves at least the f32 gradients (4 bytes a parameter) to
+  // rank 1: three steps' worth crossed node-b's interface.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.err, m, std::regex("node-b received (\\d+) bytes"))) << r.err;
+  const std::string json = slurp(scratch / "log.json");
+  std::smatch p;
+  ASSERT_TRUE(std::regex_search(json, p, std::regex("\"parameters\": (\\d+)"))) << json;
+  EXPECT_GT(std::stoll(m[1].str()), 3 * 4 * std::stoll(p[1].str())) << r.err;
+  std::filesystem::remove_all(scratch);
+}
+
 #if TRAINER_HAS_CUDA_KERNELS
 TEST(Cli, DeviceCudaTrainsLikeTheCpuAndItsCheckpointEvaluatesOnEither) {
   const auto scratch = scratch_dir("cuda");
