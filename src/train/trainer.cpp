@@ -156,7 +156,14 @@ void Trainer::run(BatchSource& source) {
                " bucket(s) of about ", mib, " MiB (runtime.allreduce_bucket_mb), each started as backward finishes it");
     }
   }
-  while ((total == 0 || step_ < total) && !(options_.should_stop && options_.should_stop())) {
+  // Under mpirun the ranks stop together: a signal reaches them at different moments (scancel,
+  // a launcher's SIGTERM), and a rank that stopped alone would leave the others in a collective
+  // and the checkpoint unwritten.
+  auto stop_requested = [&] {
+    const bool mine = options_.should_stop && options_.should_stop();
+    return distributed() ? options_.communicator->allreduce_sum(mine ? 1 : 0) > 0 : mine;
+  };
+  while ((total == 0 || step_ < total) && !stop_requested()) {
     const std::unique_ptr<TrainBatch> batch = source.next();
     const StepResult r = step(*batch);
     window_images += batch->size() * (distributed() ? options_.communicator->world_size() : 1);  // the job's
