@@ -58,6 +58,14 @@ def _installed(python, pin):
     return subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
 
 
+def peer_environment(**extra):
+    """The environment of a peer process: this one's, with scripts/bench on PYTHONPATH so that the
+    peer imports peer_models, plus `extra`."""
+    bench = os.path.dirname(os.path.abspath(__file__))
+    path = os.environ.get("PYTHONPATH")
+    return dict(os.environ, PYTHONPATH=bench + (os.pathsep + path if path else ""), **extra)
+
+
 def build(targets):
     """Builds the given targets in build/ (Release; the benchmark drivers switched on)."""
     build_dir = os.path.join(ROOT, "build")

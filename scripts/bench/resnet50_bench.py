@@ -30,22 +30,17 @@ bench_env.ensure_peers(["torch", "torchvision"])
 PEER = r'''
 import json, resource, sys, time
 import torch, torchvision
+import peer_models
 mode, batch, warmup, steps, threads = sys.argv[1], *map(int, sys.argv[2:6])
 bf16 = sys.argv[6] == "bf16"
 autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-model = torchvision.models.resnet50(num_classes=1000).to(memory_format=torch.channels_last)
-x = torch.randn(batch, 3, 224, 224).to(memory_format=torch.channels_last)
-y = torch.randint(0, 1000, (batch,))
+model, x, y = peer_models.resnet50(batch)
 rates = []
 if mode == "train":
     model.train()
-    decay = [p for n, p in model.named_parameters() if "bn" not in n and "downsample.1" not in n]
-    rest = [p for n, p in model.named_parameters() if "bn" in n or "downsample.1" in n]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 1 / 32768}, {"params": rest, "weight_decay": 0}],
-                          lr=0.1, momentum=0.875)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    opt, loss_fn = peer_models.resnet50_training(model)
     def step():
         opt.zero_grad(set_to_none=True)
         with autocast():
@@ -74,7 +69,7 @@ print(json.dumps({"imgs_per_sec": rates, "latency_ms": latency,
 def run_peer(mode, a):
     out = subprocess.run([sys.executable, "-c", PEER, mode, str(a.batch), str(a.warmup), str(a.steps), str(a.threads),
                           a.precision],
-                         check=True, capture_output=True, text=True).stdout
+                         check=True, capture_output=True, text=True, env=bench_env.peer_environment()).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

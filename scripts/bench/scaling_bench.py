@@ -49,6 +49,7 @@ bench_env.ensure_peers(["torch", "torchvision"])
 PEER = r'''
 import json, os, sys, time
 import torch, torchvision
+import peer_models
 model_name, out_dir = sys.argv[1], sys.argv[6]
 batch, warmup, steps, threads = map(int, sys.argv[2:6])
 torch.set_num_threads(threads)
@@ -58,31 +59,15 @@ if world > 1:
     torch.distributed.init_process_group("gloo")
 torch.manual_seed(0)
 if model_name == "resnet50":
-    model = torchvision.models.resnet50(num_classes=1000).to(memory_format=torch.channels_last)
-    x = torch.randn(batch, 3, 224, 224).to(memory_format=torch.channels_last)
-    y = torch.randint(0, 1000, (batch,))
-    decay = [p for n, p in model.named_parameters() if "bn" not in n and "downsample.1" not in n]
-    rest = [p for n, p in model.named_parameters() if "bn" in n or "downsample.1" in n]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 1 / 32768}, {"params": rest, "weight_decay": 0}],
-                          lr=0.1, momentum=0.875)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    model, x, y = peer_models.resnet50(batch)
+    opt, loss_fn = peer_models.resnet50_training(model)
     model.train()
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     def loss():
         return loss_fn(net(x), y)
 else:
-    model = torchvision.models.detection.retinanet_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91,
-                                                               min_size=320, max_size=320)
-    model = model.to(memory_format=torch.channels_last)
-    images = [torch.rand(3, 320, 320) for _ in range(batch)]
-    g = torch.Generator().manual_seed(1)
-    targets = []
-    for _ in range(batch):
-        n = int(torch.randint(1, 8, (1,), generator=g))
-        xy = torch.rand(n, 2, generator=g) * 240
-        wh = torch.rand(n, 2, generator=g) * 70 + 10
-        targets.append({"boxes": torch.cat([xy, xy + wh], 1), "labels": torch.randint(1, 91, (n,), generator=g)})
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-4)
+    model, images, targets = peer_models.retinanet(batch)
+    opt = peer_models.retinanet_optimizer(model)
     model.train()
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     def loss():
@@ -111,7 +96,7 @@ CONFIGS = [("1 proc x 1 thread", 1, 1), ("2 procs x 1 thread", 2, 1), ("1 proc x
 
 
 def environment(threads):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    env = bench_env.peer_environment(OMP_NUM_THREADS=str(threads))
     # mpirun as root on a machine with fewer slots than ranks (the tests launch it the same way)
     env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
     return env

@@ -33,25 +33,16 @@ bench_env.ensure_peers(["torch", "torchvision"])
 PEER = r'''
 import json, resource, sys, time
 import torch, torchvision
+import peer_models
 mode, batch, warmup, steps, threads = sys.argv[1], *map(int, sys.argv[2:6])
 bf16 = sys.argv[6] == "bf16"
 autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-model = torchvision.models.detection.retinanet_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91,
-                                                           min_size=320, max_size=320)
-model = model.to(memory_format=torch.channels_last)
-images = [torch.rand(3, 320, 320) for _ in range(batch)]
-g = torch.Generator().manual_seed(1)
-targets = []
-for _ in range(batch):
-    n = int(torch.randint(1, 8, (1,), generator=g))
-    xy = torch.rand(n, 2, generator=g) * 240
-    wh = torch.rand(n, 2, generator=g) * 70 + 10
-    targets.append({"boxes": torch.cat([xy, xy + wh], 1), "labels": torch.randint(1, 91, (n,), generator=g)})
+model, images, targets = peer_models.retinanet(batch)
 if mode == "train":
     model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-4)
+    opt = peer_models.retinanet_optimizer(model)
     def step():
         opt.zero_grad(set_to_none=True)
         with autocast():
@@ -86,7 +77,8 @@ CONFIG = "configs/tfod/ssd320_full_8gpus.config"
 
 def run_peer(mode, a):
     out = subprocess.run([sys.executable, "-c", PEER, mode, str(a.batch), str(a.warmup), str(a.steps), str(a.threads),
-                          a.precision], check=True, capture_output=True, text=True).stdout
+                          a.precision], check=True, capture_output=True, text=True,
+                         env=bench_env.peer_environment()).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
