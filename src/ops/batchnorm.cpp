@@ -30,30 +30,30 @@ void sum_over_ranks(dist::Communicator& ranks, Tensor& packed) {
   math::scale_(packed, static_cast<float>(ranks.world_size()));
 }
 
-// Per-channel arithmetic on [C] vectors, on their device, without a tape.
-struct ChannelMath {
-  Context ctx;
-  explicit ChannelMath(const Context& from) : ctx(from) {
-    ctx.tape = nullptr;
-    ctx.observer = nullptr;
-  }
-};
+// For SyncBN's per-channel arithmetic on [C] vectors: the op's context (device, stream), with no
+// tape and no observer.
+Context untracked(const Context& from) {
+  Context c = from;
+  c.tape = nullptr;
+  c.observer = nullptr;
+  return c;
+}
 
 // The batch statistics over every rank's rows: each rank's sums of x and x^2 (from its mean and
 // biased variance) and its row count, summed over the ranks. Returns the global mean and biased
 // variance in `mean` and `var`, and the global row count.
 int64_t synchronise_statistics(const Context& ctx, dist::Communicator& ranks, Tensor& mean, Tensor& var, int64_t rows) {
-  ChannelMath m(ctx);
+  Context c = untracked(ctx);
   const int64_t C = mean.numel();
   const float n = static_cast<float>(rows);
-  const Tensor square_mean = ops::add(m.ctx, var, ops::mul(m.ctx, mean, mean));
-  Tensor packed = ops::concat(m.ctx, {ops::scale(m.ctx, mean, n), ops::scale(m.ctx, square_mean, n),
-                                      Tensor::full({1}, n, DType::F32, mean.device())}, 0);
+  const Tensor square_mean = ops::add(c, var, ops::mul(c, mean, mean));
+  Tensor packed = ops::concat(c, {ops::scale(c, mean, n), ops::scale(c, square_mean, n),
+                                  Tensor::full({1}, n, DType::F32, mean.device())}, 0);
   sum_over_ranks(ranks, packed);
-  const double total = ops::slice(m.ctx, packed, 0, 2 * C, 2 * C + 1).to(Device::cpu()).item();
+  const double total = ops::slice(c, packed, 0, 2 * C, 2 * C + 1).to(Device::cpu()).item();
   const float inverse = static_cast<float>(1.0 / total);
-  mean = ops::scale(m.ctx, ops::slice(m.ctx, packed, 0, 0, C), inverse);
-  var = ops::sub(m.ctx, ops::scale(m.ctx, ops::slice(m.ctx, packed, 0, C, 2 * C), inverse), ops::mul(m.ctx, mean, mean));
+  mean = ops::scale(c, ops::slice(c, packed, 0, 0, C), inverse);
+  var = ops::sub(c, ops::scale(c, ops::slice(c, packed, 0, C, 2 * C), inverse), ops::mul(c, mean, mean));
   return static_cast<int64_t>(std::llround(total));
 }
 
@@ -107,7 +107,7 @@ Tensor batch_norm(Context& ctx, const Tensor& x_in, const Tensor& gamma, const T
     const bool keep_y = o.activation != Activation::Identity && o.activation != Activation::Swish;
     ctx.tape->record({x, gamma, beta}, [x, gamma, beta, y_ref = GradRef(y), y_kept = keep_y ? y.detach() : Tensor(), mean, invstd,
                       batch_stats, act = o.activation, rows, C, stream = ctx.stream, sync, total_rows,
-                      math_ctx = ChannelMath(ctx)](Tape& tape) mutable {
+                      channel_ctx = untracked(ctx)](Tape& tape) mutable {
       Tensor dy = tape.take_grad(y_ref);
       if (!dy.defined()) return;
       dy = dy.contiguous();
@@ -141,7 +141,7 @@ Tensor batch_norm(Context& ctx, const Tensor& x_in, const Tensor& gamma, const T
           // and N over every rank, as two affine passes: a * dz, plus xhat * (-a * k2) - a * k1,
           // a = gamma * invstd, k1 = sum(dz) / N, k2 = sum(dz * xhat) / N. The parameters keep
           // this rank's sums: the gradient allreduce averages them like every other gradient.
-          Context& c = math_ctx.ctx;
+          Context& c = channel_ctx;
           Tensor sums = ops::concat(c, {dbeta, dgamma}, 0);
           sum_over_ranks(*sync, sums);
           const float inverse_n = static_cast<float>(1.0 / static_cast<double>(total_rows));

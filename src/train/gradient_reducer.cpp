@@ -1,7 +1,5 @@
 #include "trainer/train/gradient_reducer.h"
 
-#include <algorithm>
-
 namespace trainer::train {
 
 GradientReducer::GradientReducer(nn::ParameterStore& store, dist::Communicator& communicator, int64_t bucket_bytes)
@@ -40,8 +38,8 @@ void GradientReducer::attach(Tape& tape) {
     if (static_cast<int64_t>(bucket_of_grad_id_.size()) <= id) bucket_of_grad_id_.resize(static_cast<size_t>(id) + 1, -1);
     bucket_of_grad_id_[static_cast<size_t>(id)] = bucket_of_parameter_[i];
   }
-  pending_.assign(buckets_.size(), 0);
-  for (const Bucket& b : buckets_) pending_[static_cast<size_t>(&b - buckets_.data())] = b.parameters;
+  pending_.clear();
+  for (const Bucket& b : buckets_) pending_.push_back(b.parameters);
   next_ = 0;
   started_during_backward_ = 0;
   tape_ = &tape;
