@@ -450,6 +450,22 @@ TEST(Cli, MpirunBenchmarkPrintsOneResultBlockForTwoProcesses) {
   std::filesystem::remove_all(scratch);
 }
 
+// Runs `mpirun -np 2 trainer args` with its stderr in `err`, waits until that stderr matches the
+// grep pattern `once`, sends rank 1 `signal` (this job's child with OpenMPI rank 1: other tests
+// may run jobs of their own meanwhile), and times how long the job then takes to end. Its stdout
+// says "signalled PID" and "status S ms M"; a stopped rank is killed afterwards.
+RunResult signal_rank_one(const std::vector<std::string>& args, const std::string& err, const std::string& once,
+                          const std::string& signal, const std::filesystem::path& scratch) {
+  const std::string script =
+      mpirun(2) + trainer_command(args) + " > /dev/null 2> " + quote(err) + " & job=$!; " +
+      "for i in $(seq 600); do grep -q " + quote(once) + " " + quote(err) + " 2>/dev/null && break; sleep 0.1; done; "
+      "for p in $(pgrep -P $job -x trainer); do tr '\\0' '\\n' < /proc/$p/environ | grep -qx OMPI_COMM_WORLD_RANK=1 && "
+      "kill -" + signal + " $p && signalled=$p && echo signalled $p; done; start=$(date +%s%N); wait $job; status=$?; "
+      "echo status $status ms $(( ($(date +%s%N) - start) / 1000000 )); "
+      "[ -n \"$signalled\" ] && kill -KILL $signalled 2> /dev/null; true";
+  return run_command("bash -c " + quote(script), scratch);
+}
+
 // A rank that hangs (SIGSTOP once training runs) leaves the other waiting in the gradient
 // allreduce: its watchdog stops the job after runtime.collective_timeout_seconds, saying which
 // rank waited, in which collective and at which step; mpirun ends with a non-zero status.
@@ -459,21 +475,14 @@ TEST(Cli, MpirunStopsWithinTheTimeoutWhenARankHangs) {
   args.insert(args.end(), {"--override", "runtime { num_threads: 1 collective_timeout_seconds: 5 } "
                                          "train_config { num_steps: 100000 }"});
   const std::string err = (scratch / "job.err").string();
-  // Start the job, wait for its first logged step, stop rank 1 (mpirun's child with OpenMPI rank
-  // 1: other tests may run jobs of their own meanwhile), then time how long the job takes to end.
-  const std::string script =
-      mpirun(2) + trainer_command(args) + " > /dev/null 2> " + quote(err) + " & job=$!; " +
-      "for i in $(seq 600); do grep -q 'step ' " + quote(err) + " 2>/dev/null && break; sleep 0.1; done; "
-      "for p in $(pgrep -P $job -x trainer); do tr '\\0' '\\n' < /proc/$p/environ | grep -qx OMPI_COMM_WORLD_RANK=1 && "
-      "kill -STOP $p && stopped=$p && echo stopped $p; done; start=$(date +%s); wait $job; status=$?; "
-      "echo status $status seconds $(( $(date +%s) - start )); [ -n \"$stopped\" ] && kill -KILL $stopped; true";
-  RunResult r = run_command("bash -c " + quote(script), scratch);
+  // Once the first step is logged, stop rank 1, then time how long the job takes to end.
+  RunResult r = signal_rank_one(args, err, "step ", "STOP", scratch);
   const std::string job_err = slurp(err);
-  ASSERT_NE(r.out.find("stopped "), std::string::npos) << r.out << job_err;
+  ASSERT_NE(r.out.find("signalled "), std::string::npos) << r.out << job_err;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("status (\\d+) seconds (\\d+)"))) << r.out;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("status (\\d+) ms (\\d+)"))) << r.out;
   EXPECT_NE(std::stoi(m[1].str()), 0) << job_err;
-  EXPECT_LT(std::stoi(m[2].str()), 60) << job_err;
+  EXPECT_LT(std::stoi(m[2].str()), 60000) << job_err;
   EXPECT_TRUE(std::regex_search(
       job_err, std::regex("\\[rank 0\\] error: allreduce of the (gradients|loss) at step \\d+ waited [5-9] s for "
                           "the other ranks: one of them died or hangs")))
@@ -492,15 +501,9 @@ TEST(Cli, MpirunEndsTheJobWhenARankDies) {
   args.insert(args.end(), {"--override", "runtime { num_threads: 1 checkpoint_every_n_steps: 10 } "
                                          "train_config { num_steps: 100000 }"});
   const std::string err = (scratch / "job.err").string();
-  const std::string script =
-      mpirun(2) + trainer_command(args) + " > /dev/null 2> " + quote(err) + " & job=$!; " +
-      "for i in $(seq 600); do grep -q 'step 1[1-9]/' " + quote(err) + " 2>/dev/null && break; sleep 0.1; done; "
-      "for p in $(pgrep -P $job -x trainer); do tr '\\0' '\\n' < /proc/$p/environ | grep -qx OMPI_COMM_WORLD_RANK=1 && "
-      "kill -KILL $p && echo killed $p; done; start=$(date +%s%N); wait $job; status=$?; "
-      "echo status $status ms $(( ($(date +%s%N) - start) / 1000000 ))";
-  RunResult r = run_command("bash -c " + quote(script), scratch);
+  RunResult r = signal_rank_one(args, err, "step 1[1-9]/", "KILL", scratch);
   const std::string job_err = slurp(err);
-  ASSERT_NE(r.out.find("killed "), std::string::npos) << r.out << job_err;
+  ASSERT_NE(r.out.find("signalled "), std::string::npos) << r.out << job_err;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex("status (\\d+) ms (\\d+)"))) << r.out;
   EXPECT_NE(std::stoi(m[1].str()), 0) << job_err;
