@@ -6,14 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <fstream>
 #include <regex>
 
 #include "run_trainer.h"
+#include "same_checkpoints.h"
 #include "trainer/data/tf_example.h"
 #include "trainer/data/tfrecord.h"
-#include "trainer/train/safetensors.h"
 
 namespace trainer::testing {
 namespace {
@@ -121,11 +120,7 @@ TEST(Detection, StopAndResumeWithRandomCropsAndFlipsIsBitIdentical) {
   RunResult resumed = run_trainer(augmented_run(interrupted, 6), scratch);
   ASSERT_EQ(resumed.status, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("resumed from"), std::string::npos) << resumed.err;
-  const auto x = train::read_safetensors((straight / "ckpt-000000006.safetensors").string());
-  const auto y = train::read_safetensors((interrupted / "ckpt-000000006.safetensors").string());
-  ASSERT_EQ(x.tensors.size(), y.tensors.size());
-  for (const auto& [name, t] : x.tensors)
-    EXPECT_EQ(std::memcmp(t.raw(), y.tensors.at(name).raw(), t.nbytes()), 0) << name << " differs after resuming";
+  expect_same_checkpoints(straight / "ckpt-000000006.safetensors", interrupted / "ckpt-000000006.safetensors");
   std::filesystem::remove_all(scratch);
 }
 
