@@ -69,9 +69,7 @@ class Nccl final : public Communicator {
   void wait_reductions() override {
     if (!in_flight_) return;
     in_flight_ = false;
-    TRAINER_CUDA_CHECK(cudaEventRecord(reduced_, stream_));
-    wait_for_peers("allreduce of the gradients");
-    TRAINER_CUDA_CHECK(cudaStreamWaitEvent(nullptr, reduced_, 0));  // the compute stream reads them next
+    before_compute("allreduce of the gradients");
   }
   void broadcast(Tensor& t, int root) override {
     if (t.device().is_cpu()) return host_->broadcast(t, root);
@@ -80,9 +78,7 @@ class Nccl final : public Communicator {
     check_nccl(ncclBroadcast(t.raw(), t.raw(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()), ncclUint8,
                              root, comm_, stream_),
                "ncclBroadcast");
-    TRAINER_CUDA_CHECK(cudaEventRecord(reduced_, stream_));
-    wait_for_peers("broadcast");
-    TRAINER_CUDA_CHECK(cudaStreamWaitEvent(nullptr, reduced_, 0));
+    before_compute("broadcast");
   }
   double allreduce_sum(double value) override { return host_->allreduce_sum(value); }
   std::vector<std::string> allgather(const std::string& value) override { return host_->allgather(value); }
@@ -100,6 +96,13 @@ class Nccl final : public Communicator {
   void after_compute() {
     TRAINER_CUDA_CHECK(cudaEventRecord(computed_, nullptr));
     TRAINER_CUDA_CHECK(cudaStreamWaitEvent(stream_, computed_, 0));
+  }
+  // What the compute stream queues next runs after the collectives queued so far (it reads their
+  // results), once they have completed on every rank.
+  void before_compute(const char* what) {
+    TRAINER_CUDA_CHECK(cudaEventRecord(reduced_, stream_));
+    wait_for_peers(what);
+    TRAINER_CUDA_CHECK(cudaStreamWaitEvent(nullptr, reduced_, 0));
   }
   // A peer that died or hangs leaves NCCL's kernels spinning on the GPU, where no host-side
   // watchdog sees them: poll the event, and past the timeout abort the communicator (NCCL's way
