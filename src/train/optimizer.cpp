@@ -11,6 +11,7 @@ MomentumSgd::MomentumSgd(nn::ParameterStore& store, const MomentumSgdOptions& o)
     bool decay = true;
     if (p.role == nn::ParamRole::NormScale || p.role == nn::ParamRole::NormShift) decay = o.decay_norm_params;
     if (p.role == nn::ParamRole::Bias) decay = o.decay_biases;
+    if (p.role == nn::ParamRole::FusionWeight) decay = false;
     const float wd = decay ? static_cast<float>(o.weight_decay) : 0.f;
     const int64_t size = shape_numel(p.shape);
     if (!segments_.empty() && segments_.back().weight_decay == wd &&

@@ -7,7 +7,9 @@
 #include "trainer/ops/activation.h"
 #include "trainer/ops/batchnorm.h"
 #include "trainer/ops/conv2d.h"
+#include "trainer/ops/drop_connect.h"
 #include "trainer/ops/elementwise.h"
+#include "trainer/ops/fusion.h"
 #include "trainer/ops/linear.h"
 #include "trainer/ops/loss.h"
 #include "trainer/ops/pooling.h"
@@ -319,6 +321,104 @@ TEST(Ops, ConcatAndSliceAlongChannels) {
         y[p * 4 + ch] = src < 2 ? in[0][p * 2 + src] : in[1][p * 4 + src - 2];
       }
     return y;
+  };
+  check_all_dtypes(c);
+}
+
+// BiFPN's fast normalised fusion: y = sum relu(w_i) x_i / (sum relu(w) + eps), 2 and 3 inputs,
+// weights of both signs (a negative one contributes nothing and gets no gradient).
+class WeightedFusionTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(WeightedFusionTest, ForwardAndGradients) {
+  const int n = GetParam();
+  OpCase c{"weighted_fusion" + std::to_string(n), {}};
+  for (int i = 0; i < n; ++i) c.inputs.push_back({{2, 3, 4, 5}});
+  InputSpec w = f32_param({n});
+  w.avoid = {0.0};
+  c.inputs.push_back(w);
+  c.ours = [n](Context& ctx, std::vector<Tensor>& in) {
+    return ops::weighted_fusion(ctx, std::vector<Tensor>(in.begin(), in.begin() + n), in[n], 1e-4f);
+  };
+  c.reference = [n](const std::vector<DTensor>& in) {
+    const DTensor& w = in[n];
+    double sum = 1e-4;
+    for (int i = 0; i < n; ++i) sum += std::max(w[i], 0.0);
+    DTensor y(in[0].shape);
+    for (int64_t e = 0; e < y.numel(); ++e)
+      for (int i = 0; i < n; ++i) y[e] += std::max(w[i], 0.0) * in[i][e] / sum;
+    return y;
+  };
+  check_all_dtypes(c);
+}
+
+INSTANTIATE_TEST_SUITE_P(Inputs, WeightedFusionTest, ::testing::Values(2, 3),
+                         [](const auto& info) { return std::to_string(info.param) + "_inputs"; });
+
+TEST(Ops, WeightedFusionRefusesMismatchedInputs) {
+  Context ctx;
+  const Device d = test_device();
+  const Tensor a = Tensor::zeros({1, 2, 2, 3}, DType::F32).to(d), b = Tensor::zeros({1, 2, 2, 4}, DType::F32).to(d);
+  const Tensor w = Tensor::full({2}, 1.0, DType::F32).to(d);
+  EXPECT_THROW(ops::weighted_fusion(ctx, {a, b}, w), Error);
+  EXPECT_THROW(ops::weighted_fusion(ctx, {a, a}, Tensor::full({3}, 1.0, DType::F32).to(d)), Error);
+}
+
+// EfficientNet's drop-connect: per sample, zero or x / survival; identity outside training.
+TEST(Ops, DropConnectDropsWholeSamplesAndKeepsTheExpectation) {
+  const Device d = test_device();
+  const int64_t n = 4000;
+  Tensor x = Tensor::full({n, 2, 2, 3}, 1.0, DType::F32).to(d);
+  Philox rng(7, 0);
+  Context ctx(nullptr, true);
+  ctx.rng = &rng;
+  const Tensor y = ops::drop_connect(ctx, x, 0.2f).to(Device::cpu());
+  int64_t kept = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* s = y.data<float>() + i * 12;
+    for (int j = 1; j < 12; ++j) ASSERT_EQ(s[j], s[0]) << "sample " << i << " is not dropped as a whole";
+    ASSERT_TRUE(s[0] == 0.f || std::fabs(s[0] - 1.25f) < 1e-6f) << s[0];
+    kept += s[0] != 0.f;
+  }
+  EXPECT_NEAR(static_cast<double>(kept) / n, 0.8, 0.03);
+  Context eval;
+  eval.rng = &rng;
+  EXPECT_EQ(ops::drop_connect(eval, x, 0.2f).data<float>(), x.data<float>());  // inference: x itself
+}
+
+// A depthwise-separable convolution (nn/separable_conv.h) is a depthwise 3x3 'SAME' convolution
+// then a 1x1 one with a bias: both through conv2d, checked as one chain.
+TEST(Ops, SeparableConvolutionChain) {
+  OpCase c{"separable_conv", {{{2, 5, 5, 3}}, f32_param({3, 3, 3, 1}), f32_param({4, 1, 1, 3}), f32_param({4})}};
+  c.ours = [](Context& ctx, std::vector<Tensor>& in) {
+    ops::Conv2dOptions dw;
+    dw.groups = 3;  // padding: TF 'SAME'
+    const Tensor h = ops::conv2d(ctx, in[0], in[1], Tensor(), dw);
+    return ops::conv2d(ctx, h, in[2], in[3], ops::Conv2dOptions{});
+  };
+  c.reference = [](const std::vector<DTensor>& in) {
+    const DTensor &x = in[0], &dw = in[1], &pw = in[2], &b = in[3];
+    DTensor h(x.shape);
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t y = 0; y < 5; ++y)
+        for (int64_t xx = 0; xx < 5; ++xx)
+          for (int64_t ch = 0; ch < 3; ++ch) {
+            double acc = 0;
+            for (int64_t i = 0; i < 3; ++i)
+              for (int64_t j = 0; j < 3; ++j) {
+                const int64_t sy = y + i - 1, sx = xx + j - 1;
+                if (sy < 0 || sy >= 5 || sx < 0 || sx >= 5) continue;
+                acc += x[((n * 5 + sy) * 5 + sx) * 3 + ch] * dw[(ch * 3 + i) * 3 + j];
+              }
+            h[((n * 5 + y) * 5 + xx) * 3 + ch] = acc;
+          }
+    DTensor out({2, 5, 5, 4});
+    for (int64_t p = 0; p < 50; ++p)
+      for (int64_t o = 0; o < 4; ++o) {
+        double acc = b[o];
+        for (int64_t ch = 0; ch < 3; ++ch) acc += h[p * 3 + ch] * pw[o * 3 + ch];
+        out[p * 4 + o] = acc;
+      }
+    return out;
   };
   check_all_dtypes(c);
 }

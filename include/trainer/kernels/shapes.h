@@ -59,4 +59,13 @@ struct SgdSegment {
   float weight_decay = 0.f;
 };
 
+// Fast normalised fusion (EfficientDet's BiFPN): y = sum_i c_i x_i over `inputs` same-shape maps
+// of `size` elements, with c_i = relu(w_i) / (sum_j relu(w_j) + epsilon) from the f32 weights w.
+struct FusionShape {
+  static constexpr int kMaxInputs = 4;
+  int inputs = 0;
+  int64_t size = 0;
+  float epsilon = 1e-4f;
+};
+
 }  // namespace trainer

@@ -31,8 +31,9 @@ struct Init {
   static Init normal(double mean, double stddev) { return {Kind::Normal, mean, 1, stddev}; }
 };
 
-// What a parameter is, for weight-decay rules and reporting.
-enum class ParamRole : uint8_t { Weight, Bias, NormScale, NormShift };
+// What a parameter is, for weight-decay rules and reporting. FusionWeight: the learned scalars
+// that mix feature maps (BiFPN's fast normalised fusion); never decayed, as automl does.
+enum class ParamRole : uint8_t { Weight, Bias, NormScale, NormShift, FusionWeight };
 
 struct Parameter {
   std::string name;  // "layer1.0.conv1.weight"

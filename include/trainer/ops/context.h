@@ -4,6 +4,7 @@
 #include <string>
 
 #include "trainer/core/dtype.h"
+#include "trainer/core/random.h"
 #include "trainer/kernels/cpu/conv2d.h"
 #include "trainer/kernels/cuda/stream.h"
 #include "trainer/ops/precision.h"
@@ -56,6 +57,9 @@ struct Context : ExecutionSettings {
   bool training = false;
   // Optional: told about each layer's output.
   LayerObserver* observer = nullptr;
+  // The draws of stochastic layers (drop-connect) while training, from a generator the task
+  // seeds per step (so a resumed run draws the same); null: nothing is dropped.
+  Philox* rng = nullptr;
   // The stream CUDA kernels run on (null: the default stream). CPU work ignores it.
   cuda::Stream stream = nullptr;
 
