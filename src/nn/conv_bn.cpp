@@ -57,14 +57,14 @@ Tensor BatchNorm::forward(Context& ctx, const Tensor& x, Activation act) const {
 
 ConvBnAct::ConvBnAct(std::string name, ParameterStore& store, const Conv2dConfig& conv, const BatchNormConfig& bn,
                      Activation act)
-    : Module(name), store_(store), own_conv_(std::make_unique<Conv2d>(child("conv"), store, conv)),
+    : Layer(name), store_(store), own_conv_(std::make_unique<Conv2d>(child("conv"), store, conv)),
       conv_(own_conv_.get()), bn_(child("bn"), store, bn), act_(act) {
   TRAINER_CHECK(bn.channels == conv.out_channels, "conv/bn ", this->name(), ": channel counts differ");
 }
 
 ConvBnAct::ConvBnAct(std::string name, ParameterStore& store, const Conv2d& shared, const BatchNormConfig& bn,
                      Activation act)
-    : Module(name), store_(store), conv_(&shared), bn_(child("bn"), store, bn), act_(act) {
+    : Layer(name), store_(store), conv_(&shared), bn_(child("bn"), store, bn), act_(act) {
   TRAINER_CHECK(bn.channels == shared.config().out_channels, "conv/bn ", this->name(), ": channel counts differ");
 }
 

@@ -73,13 +73,13 @@ class BatchNorm : public Module {
 // The convolution is its own ("<name>.conv") or one shared with other ConvBnAct modules: the
 // weight-shared box predictor of the detectors applies one tower convolution to every pyramid
 // level, each level with its own batchnorm (and so its own folded weights).
-class ConvBnAct : public Module {
+class ConvBnAct : public Layer {
  public:
   ConvBnAct(std::string name, ParameterStore& store, const Conv2dConfig& conv, const BatchNormConfig& bn,
             Activation act);
   // With the convolution `shared`, owned elsewhere and outliving this module.
   ConvBnAct(std::string name, ParameterStore& store, const Conv2d& shared, const BatchNormConfig& bn, Activation act);
-  Tensor forward(Context& ctx, const Tensor& x) const;
+  Tensor forward(Context& ctx, const Tensor& x) const override;
 
   const Conv2d& conv() const { return *conv_; }
   const BatchNorm& bn() const { return bn_; }

@@ -30,4 +30,11 @@ class Module {
   std::string name_;
 };
 
+// A module with one input map and one output: what towers and sequences of layers hold.
+class Layer : public Module {
+ public:
+  using Module::Module;
+  virtual Tensor forward(Context& ctx, const Tensor& x) const = 0;
+};
+
 }  // namespace trainer::nn
