@@ -52,8 +52,11 @@ std::span<const ImplementedField> implemented_fields() {
       {"model.ssd.num_classes"},
       {"model.ssd.feature_extractor.type",
        {"ssd_resnet50_v1_fpn", "ssd_resnet101_v1_fpn", "ssd_resnet152_v1_fpn", "ssd_resnet50_v1_fpn_keras",
-        "ssd_resnet101_v1_fpn_keras", "ssd_resnet152_v1_fpn_keras"},
-       "the ResNet-FPN extractors are implemented; EfficientNet-BiFPN comes with the EfficientDet work"},
+        "ssd_resnet101_v1_fpn_keras", "ssd_resnet152_v1_fpn_keras", "ssd_efficientnet-b0_bifpn_keras",
+        "ssd_efficientnet-b1_bifpn_keras", "ssd_efficientnet-b2_bifpn_keras", "ssd_efficientnet-b3_bifpn_keras",
+        "ssd_efficientnet-b4_bifpn_keras", "ssd_efficientnet-b5_bifpn_keras", "ssd_efficientnet-b6_bifpn_keras",
+        "ssd_efficientnet-b7_bifpn_keras"},
+       "the ResNet-FPN and EfficientNet-BiFPN extractors are implemented"},
       {"model.ssd.feature_extractor.depth_multiplier", {"1"}, "the ResNet extractors support only 1"},
       {"model.ssd.feature_extractor.min_depth"},
       {"model.ssd.feature_extractor.pad_to_multiple", {"1"}},
@@ -63,6 +66,12 @@ std::span<const ImplementedField> implemented_fields() {
       {"model.ssd.feature_extractor.resnet.{width,blocks_per_stage}"},
       {"model.ssd.feature_extractor.backbone_batch_norm.{decay,epsilon}"},
       {"model.ssd.feature_extractor.fpn.{min_level,max_level,additional_layer_depth}"},
+      {"model.ssd.feature_extractor.bifpn.{min_level,max_level,num_iterations,num_filters}"},
+      {"model.ssd.feature_extractor.bifpn.combine_method", {"fast_attention"},
+       "BiFPN nodes fuse by fast normalised fusion (automl's 'fastattn')"},
+      // Nearest-neighbour 2x upsampling either way: the native op and the API's own give the same maps.
+      {"model.ssd.feature_extractor.bifpn.use_native_resize_op"},
+      {"model.ssd.feature_extractor.efficientnet.{width_coefficient,depth_coefficient,drop_connect_rate}"},
       {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams.op",
        {"CONV"}},
       {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
@@ -75,12 +84,15 @@ std::span<const ImplementedField> implemented_fields() {
       {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
        ".batch_norm.{decay,epsilon}"},
       {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
+       ".force_use_bias"},
+      {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
        ".batch_norm.{scale,center,train}",
        {"true"}, "batchnorm always learns gamma and beta and trains with batch statistics here"},
       {"model.ssd.box_predictor.weight_shared_convolutional_box_predictor.{depth,num_layers_before_predictor,"
        "kernel_size,class_prediction_bias_init,share_prediction_tower}"},
       {"model.ssd.box_predictor.weight_shared_convolutional_box_predictor.box_code_size", {"4"}},
-      {"model.ssd.box_predictor.weight_shared_convolutional_box_predictor.{use_dropout,use_depthwise}", {"false"}},
+      {"model.ssd.box_predictor.weight_shared_convolutional_box_predictor.use_dropout", {"false"}},
+      {"model.ssd.box_predictor.weight_shared_convolutional_box_predictor.use_depthwise"},
       {"model.ssd.box_predictor.weight_shared_convolutional_box_predictor.score_converter", {"IDENTITY"}},
       {"model.ssd.anchor_generator.multiscale_anchor_generator.{min_level,max_level,anchor_scale,aspect_ratios,"
        "scales_per_octave,normalize_coordinates}"},
@@ -93,7 +105,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"model.ssd.similarity_calculator.iou_similarity"},
       {"model.ssd.encode_background_as_zeros", {"true"},
        "unmatched anchors get all-zero class targets (NVIDIA's and the TF2 zoo's configs)"},
-      {"model.ssd.add_background_class", {"true"}},
+      {"model.ssd.add_background_class"},
       {"model.ssd.{negative_class_weight,normalize_loss_by_num_matches,normalize_loc_loss_by_codesize}"},
       // Accepted with NVIDIA's code's meaning: the hyperparams' batch_norm.train re-enables batch
       // statistics inside the extractor and predictor, so freeze_batchnorm changes nothing there,
@@ -107,8 +119,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"model.ssd.loss.{classification_weight,localization_weight}"},
       {"model.ssd.post_processing.batch_non_max_suppression.{score_threshold,iou_threshold,"
        "max_detections_per_class,max_total_detections,use_static_shapes}"},
-      {"model.ssd.post_processing.batch_non_max_suppression.soft_nms_sigma", {"0"},
-       "soft-NMS comes with the EfficientDet work"},
+      {"model.ssd.post_processing.batch_non_max_suppression.soft_nms_sigma"},
       {"model.ssd.post_processing.batch_non_max_suppression.use_class_agnostic_nms", {"false"}},
       {"model.ssd.post_processing.score_converter", {"SIGMOID"}},
       {"model.ssd.post_processing.logit_scale"},
@@ -140,7 +151,7 @@ std::span<const ImplementedField> implemented_fields() {
       // Training: momentum SGD, the TF OD API's four LR schedules, clipping.
       {"train_config.batch_size"},
       {"train_config.num_steps"},
-      {"train_config.gradient_clipping_by_norm"},
+      {"train_config.{gradient_clipping_by_norm,gradient_clipping_by_norm_per_tensor}"},
       // true: bfloat16 compute, as precision { compute_dtype: BF16 } (the TF2 zoo's TPU configs).
       {"train_config.use_bfloat16"},
       {"train_config.optimizer.use_moving_average"},

@@ -212,7 +212,29 @@ void check_ssd(const Ssd& ssd, Checker& check) {
                 "fixed_shape_resizer is implemented (keep_aspect_ratio_resizer is not yet)");
   check.above(ssd.image_resizer().fixed_shape_resizer().height(), 0, at + ".image_resizer.fixed_shape_resizer.height");
   check.above(ssd.image_resizer().fixed_shape_resizer().width(), 0, at + ".image_resizer.fixed_shape_resizer.width");
-  check.require(ssd.feature_extractor().has_fpn(), at + ".feature_extractor", "needs an fpn { } section");
+  const auto& fe = ssd.feature_extractor();
+  const bool efficientnet = fe.type().rfind("ssd_efficientnet", 0) == 0;
+  if (efficientnet) {
+    check.require(fe.has_bifpn(), at + ".feature_extractor", fe.type(), " needs a bifpn { } section");
+    check.above(fe.bifpn().num_iterations(), 0, at + ".feature_extractor.bifpn.num_iterations");
+    check.above(fe.bifpn().num_filters(), 0, at + ".feature_extractor.bifpn.num_filters");
+    check.require(fe.bifpn().min_level() >= 2 && fe.bifpn().min_level() < 5 &&
+                      fe.bifpn().max_level() >= fe.bifpn().min_level(),
+                  at + ".feature_extractor.bifpn", "levels ", fe.bifpn().min_level(), "..", fe.bifpn().max_level(),
+                  " (need 2 <= min_level < 5 and min_level <= max_level)");
+    if (fe.has_efficientnet()) {
+      const std::string e = at + ".feature_extractor.efficientnet";
+      if (fe.efficientnet().has_width_coefficient()) check.above(fe.efficientnet().width_coefficient(), 0, e + ".width_coefficient");
+      if (fe.efficientnet().has_depth_coefficient()) check.above(fe.efficientnet().depth_coefficient(), 0, e + ".depth_coefficient");
+      check.in_range(fe.efficientnet().drop_connect_rate(), 0, 1, e + ".drop_connect_rate");
+    }
+  } else {
+    check.require(fe.has_fpn(), at + ".feature_extractor", "needs an fpn { } section");
+    check.require(!fe.has_efficientnet(), at + ".feature_extractor.efficientnet", "applies to the ssd_efficientnet-* types");
+    // The FPN's smoothing and extra convolutions are followed by batchnorm and have no bias.
+    check.require(!fe.conv_hyperparams().force_use_bias(), at + ".feature_extractor.conv_hyperparams.force_use_bias",
+                  "true is implemented for the EfficientNet-BiFPN extractors only");
+  }
   check.require(ssd.box_predictor().has_weight_shared_convolutional_box_predictor(), at + ".box_predictor",
                 "weight_shared_convolutional_box_predictor is implemented");
   check.require(ssd.anchor_generator().has_multiscale_anchor_generator(), at + ".anchor_generator",
@@ -227,11 +249,12 @@ void check_ssd(const Ssd& ssd, Checker& check) {
                 "weighted_smooth_l1 is implemented");
   check.require(ssd.post_processing().has_batch_non_max_suppression(), at + ".post_processing",
                 "needs batch_non_max_suppression { }");
-  const auto& fpn = ssd.feature_extractor().fpn();
+  const int min_level = efficientnet ? fe.bifpn().min_level() : fe.fpn().min_level();
+  const int max_level = efficientnet ? fe.bifpn().max_level() : fe.fpn().max_level();
   const auto& anchors = ssd.anchor_generator().multiscale_anchor_generator();
-  check.require(fpn.min_level() == anchors.min_level() && fpn.max_level() == anchors.max_level(),
+  check.require(min_level == anchors.min_level() && max_level == anchors.max_level(),
                 at + ".anchor_generator.multiscale_anchor_generator", "levels ", anchors.min_level(), "..",
-                anchors.max_level(), " differ from the FPN's ", fpn.min_level(), "..", fpn.max_level());
+                anchors.max_level(), " differ from the feature pyramid's ", min_level, "..", max_level);
   const auto& m = ssd.matcher().argmax_matcher();
   check.require(m.unmatched_threshold() <= m.matched_threshold(), at + ".matcher.argmax_matcher",
                 "unmatched_threshold (", m.unmatched_threshold(), ") must be <= matched_threshold (",

@@ -54,11 +54,16 @@ void DetectionTask::configure(train::TrainerOptions& o) const {
   o.optimizer.decay_norm_params = false;
 }
 
-Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, int64_t) {
+Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, int64_t step) {
   const data::Batch& batch = batch_of(train_batch);
+  // Drop-connect's draws (EfficientNet): a sequence per step and rank, so a resumed run and every
+  // rank's share of the batch draw as they would have.
+  Philox rng(run_.seed, mix_stream({0x64726f70ull, static_cast<uint64_t>(step), static_cast<uint64_t>(run_.rank)}));
+  ctx.rng = &rng;
   // On a GPU the forward pass is only queued here: the host assigns the targets while it runs,
   // and their upload overlaps it too (core/device_upload.h).
   const models::SsdDetector::Output out = model_.forward(ctx, upload(batch.images, ctx.device).ready());
+  ctx.rng = nullptr;  // rng dies with this call
   const size_t n = batch.annotations.size();
   TRAINER_CHECK(static_cast<int64_t>(n) == batch.images.dim(0), "detection batch: ", n, " annotation rows for ",
                 batch.images.dim(0), " images");

@@ -47,7 +47,7 @@ const Extractor& extractor_of(const std::string& type) {
   for (const Extractor& e : kExtractors)
     if (type == e.type) return e;
   std::string known;
-  for (const Extractor& e : kExtractors) known += std::string(known.empty() ? "" : ", ") + e.type;
+  for (const std::string& name : known_ssd_feature_extractors()) known += (known.empty() ? "" : ", ") + name;
   fail("model.ssd.feature_extractor.type \"", type, "\" is not implemented; known: ", known);
 }
 
@@ -57,22 +57,29 @@ const std::vector<std::string>& known_ssd_feature_extractors() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
     for (const Extractor& e : kExtractors) v.push_back(e.type);
+    for (int b = 0; b <= 7; ++b) v.push_back("ssd_efficientnet-b" + std::to_string(b) + "_bifpn_keras");
     return v;
   }();
   return names;
 }
 
-models::SsdConfig ssd_model_config(const config::Ssd& ssd) {
-  models::SsdConfig m;
+namespace {
+
+// "ssd_efficientnet-b<k>_bifpn_keras" -> k; -1 for another type.
+int efficientnet_variant(const std::string& type) {
+  static const std::string prefix = "ssd_efficientnet-b", suffix = "_bifpn_keras";
+  if (type.size() != prefix.size() + 1 + suffix.size() || type.compare(0, prefix.size(), prefix) != 0 ||
+      type.compare(prefix.size() + 1, suffix.size(), suffix) != 0)
+    return -1;
+  const char digit = type[prefix.size()];
+  return digit >= '0' && digit <= '7' ? digit - '0' : -1;
+}
+
+void map_resnet_fpn(const config::Ssd& ssd, models::SsdConfig& m) {
   const config::SsdFeatureExtractor& fe = ssd.feature_extractor();
   const Extractor& e = extractor_of(fe.type());
-  m.feature_extractor = fe.type();
-  m.num_classes = ssd.num_classes();
-  m.image_height = ssd.image_resizer().fixed_shape_resizer().height();
-  m.image_width = ssd.image_resizer().fixed_shape_resizer().width();
-
   const config::Hyperparams& fh = fe.conv_hyperparams();
-  models::ResNetConfig& r = m.backbone;
+  models::ResNetConfig& r = m.resnet;
   r.depth = e.depth;
   r.variant = e.variant;
   if (fe.has_resnet()) {
@@ -91,7 +98,6 @@ models::SsdConfig ssd_model_config(const config::Ssd& ssd) {
     r.activation = activation_of(fh.activation());
     r.conv_init = init_of(fh);
   }
-
   models::FpnConfig& f = m.fpn;
   f.min_level = fe.fpn().min_level();
   f.max_level = fe.fpn().max_level();
@@ -100,6 +106,60 @@ models::SsdConfig ssd_model_config(const config::Ssd& ssd) {
   f.bn_momentum = fh.batch_norm().decay();
   f.bn_epsilon = fh.batch_norm().epsilon();
   f.conv_init = init_of(fh);
+}
+
+// The TF OD API's SSDEfficientNetBiFPNKerasFeatureExtractor: the EfficientNet of TF's official
+// models (its own batchnorm 0.99 / 1e-3, swish, drop-connect 0.2 as that model's default), and a
+// BiFPN whose layers take the extractor's conv_hyperparams.
+void map_efficientnet_bifpn(const config::Ssd& ssd, int variant, models::SsdConfig& m) {
+  const config::SsdFeatureExtractor& fe = ssd.feature_extractor();
+  const config::Hyperparams& fh = fe.conv_hyperparams();
+  m.extractor = models::SsdConfig::Extractor::EfficientNetBiFpn;
+  models::EfficientNetConfig& e = m.efficientnet;
+  e = models::efficientnet_scaling(variant);
+  if (fe.has_efficientnet()) {
+    const config::EfficientNet& x = fe.efficientnet();
+    if (x.has_width_coefficient()) e.width_coefficient = x.width_coefficient();
+    if (x.has_depth_coefficient()) e.depth_coefficient = x.depth_coefficient();
+    if (x.has_drop_connect_rate()) e.drop_connect_rate = x.drop_connect_rate();
+  }
+  if (fe.has_backbone_batch_norm()) {
+    if (fe.backbone_batch_norm().has_decay()) e.bn_momentum = fe.backbone_batch_norm().decay();
+    if (fe.backbone_batch_norm().has_epsilon()) e.bn_epsilon = fe.backbone_batch_norm().epsilon();
+  }
+  models::BiFpnConfig& b = m.bifpn;
+  b.min_level = fe.bifpn().min_level();
+  b.max_level = fe.bifpn().max_level();
+  b.depth = fe.bifpn().num_filters();
+  b.num_iterations = fe.bifpn().num_iterations();
+  b.activation = activation_of(fh.activation());
+  b.bn_momentum = fh.batch_norm().decay();
+  b.bn_epsilon = fh.batch_norm().epsilon();
+  b.conv_init = init_of(fh);
+}
+
+bool is_keras_extractor(const std::string& type) {
+  static const std::string suffix = "_keras";
+  return type.size() > suffix.size() && type.compare(type.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+models::SsdConfig ssd_model_config(const config::Ssd& ssd) {
+  models::SsdConfig m;
+  const config::SsdFeatureExtractor& fe = ssd.feature_extractor();
+  m.feature_extractor = fe.type();
+  m.num_classes = ssd.num_classes();
+  m.background_slot = ssd.add_background_class();
+  if (ssd.image_resizer().has_keep_aspect_ratio_resizer()) {
+    // Padded to a max_dimension square (pad_to_max_dimension; value_checks refuses false).
+    m.image_height = m.image_width = ssd.image_resizer().keep_aspect_ratio_resizer().max_dimension();
+  } else {
+    m.image_height = ssd.image_resizer().fixed_shape_resizer().height();
+    m.image_width = ssd.image_resizer().fixed_shape_resizer().width();
+  }
+  if (const int variant = efficientnet_variant(fe.type()); variant >= 0) map_efficientnet_bifpn(ssd, variant, m);
+  else map_resnet_fpn(ssd, m);
 
   const config::WeightSharedConvolutionalBoxPredictor& wp = ssd.box_predictor().weight_shared_convolutional_box_predictor();
   models::BoxPredictorConfig& p = m.predictor;
@@ -112,6 +172,9 @@ models::SsdConfig ssd_model_config(const config::Ssd& ssd) {
   p.bn_momentum = wp.conv_hyperparams().batch_norm().decay();
   p.bn_epsilon = wp.conv_hyperparams().batch_norm().epsilon();
   p.conv_init = init_of(wp.conv_hyperparams());
+  p.use_depthwise = wp.use_depthwise();
+  p.conv_bias = wp.conv_hyperparams().force_use_bias();
+  if (is_keras_extractor(fe.type())) p.tower_activation = activation_of(wp.conv_hyperparams().activation());
 
   const config::MultiscaleAnchorGenerator& a = ssd.anchor_generator().multiscale_anchor_generator();
   m.anchors.min_level = a.min_level();
@@ -135,6 +198,7 @@ models::TargetAssignerOptions ssd_target_assigner_options(const config::Ssd& ssd
   const config::FasterRcnnBoxCoder& c = ssd.box_coder().faster_rcnn_box_coder();
   o.box_coder = {c.y_scale(), c.x_scale(), c.height_scale(), c.width_scale()};
   o.negative_class_weight = ssd.negative_class_weight();
+  o.background_slot = ssd.add_background_class();
   return o;
 }
 
@@ -161,6 +225,8 @@ models::PostprocessOptions ssd_postprocess_options(const config::Ssd& ssd) {
   o.iou_threshold = nms.iou_threshold();
   o.max_detections_per_class = nms.max_detections_per_class();
   o.max_total_detections = nms.max_total_detections();
+  o.soft_nms_sigma = nms.soft_nms_sigma();
+  o.background_slot = ssd.add_background_class();
   return o;
 }
 

@@ -80,6 +80,52 @@ void greedy_nms(const NmsBox* boxes, const float* scores, int64_t stride, int64_
   }
 }
 
+// Gaussian soft-NMS as tf.image.non_max_suppression_with_scores (NonMaxSuppressionV5) does it:
+// the highest-scoring candidate has its score multiplied by exp(-0.5 IoU^2 / sigma) for every box
+// selected since it was last looked at (and zeroed by an IoU above iou_threshold); unchanged, it
+// is selected with its score; decayed but still above score_threshold, it goes back into the
+// heap; otherwise it is dropped. `kept` gets (index, decayed score) in selection order.
+struct SoftCandidate {
+  float score;
+  int64_t index;
+  size_t checked;  // selected boxes already applied to score
+};
+
+void soft_nms(const NmsBox* boxes, const float* scores, int64_t stride, int64_t n, float iou_threshold,
+              float score_threshold, float sigma, int64_t max_output, std::vector<SoftCandidate>& heap,
+              std::vector<std::pair<int64_t, float>>& kept) {
+  kept.clear();
+  if (max_output <= 0) return;
+  heap.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    const float s = scores[i * stride];
+    if (s > score_threshold) heap.push_back({s, i, 0});
+  }
+  const float scale = -0.5f / sigma;
+  auto later = [](const SoftCandidate& a, const SoftCandidate& b) {
+    return a.score < b.score || (a.score == b.score && a.index > b.index);
+  };
+  std::make_heap(heap.begin(), heap.end(), later);
+  while (!heap.empty() && static_cast<int64_t>(kept.size()) < max_output) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    SoftCandidate c = heap.back();
+    heap.pop_back();
+    const float original = c.score;
+    for (size_t j = kept.size(); j-- > c.checked;) {
+      const float iou = nms_iou(boxes[c.index], boxes[kept[j].first]);
+      c.score *= iou <= iou_threshold ? std::exp(scale * iou * iou) : 0.f;
+      if (c.score <= score_threshold) break;
+    }
+    c.checked = kept.size();
+    if (c.score == original) {
+      kept.emplace_back(c.index, c.score);
+    } else if (c.score > score_threshold) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), later);
+    }
+  }
+}
+
 std::vector<NmsBox> nms_boxes(const float* boxes, int64_t n) {
   std::vector<NmsBox> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) out[i] = nms_box(boxes + 4 * i);
@@ -167,22 +213,33 @@ std::vector<int64_t> non_max_suppression(const float* boxes, const float* scores
 std::vector<Detection> multiclass_nms(const float* boxes, const float* scores, int64_t a, int64_t k,
                                       const MulticlassNmsOptions& o) {
   const std::vector<NmsBox> prepared = nms_boxes(boxes, a);
-  std::vector<std::vector<int64_t>> kept(static_cast<size_t>(k));
+  std::vector<std::vector<std::pair<int64_t, float>>> kept(static_cast<size_t>(k));  // (anchor, score)
   const int64_t per_class = std::min(o.max_size_per_class, a);
 #pragma omp parallel if (k > 1)
   {
     std::vector<Candidate> candidates;
+    std::vector<SoftCandidate> soft;
+    std::vector<int64_t> hard;
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t c = 0; c < k; ++c)
-      greedy_nms(prepared.data(), o.class_major ? scores + c * a : scores + c, o.class_major ? 1 : k, a,
-                 o.iou_threshold, o.score_threshold, per_class, candidates, kept[c]);
+    for (int64_t c = 0; c < k; ++c) {
+      const float* column = o.class_major ? scores + c * a : scores + c;
+      const int64_t stride = o.class_major ? 1 : k;
+      if (o.soft_nms_sigma > 0.f) {
+        soft_nms(prepared.data(), column, stride, a, o.iou_threshold, o.score_threshold, o.soft_nms_sigma, per_class,
+                 soft, kept[c]);
+      } else {
+        greedy_nms(prepared.data(), column, stride, a, o.iou_threshold, o.score_threshold, per_class, candidates, hard);
+        kept[c].clear();
+        for (int64_t i : hard) kept[c].emplace_back(i, column[i * stride]);
+      }
+    }
   }
   std::vector<Detection> all;
   for (int64_t c = 0; c < k; ++c)
-    for (int64_t i : kept[c]) {
+    for (const auto& [i, score] : kept[c]) {
       Detection d;
       std::copy(boxes + 4 * i, boxes + 4 * i + 4, d.box);
-      d.score = o.class_major ? scores[c * a + i] : scores[i * k + c];
+      d.score = score;
       d.class_index = c;
       all.push_back(d);
     }

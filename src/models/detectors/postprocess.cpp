@@ -10,19 +10,20 @@ namespace trainer::models {
 std::vector<DetectedBox> postprocess_detections(const float* class_logits, const float* box_codes,
                                                 const float* anchors, int64_t num_anchors, int64_t num_class_slots,
                                                 const PostprocessOptions& o) {
-  TRAINER_CHECK(num_class_slots >= 2, "postprocess: ", num_class_slots,
-                " class slots (expected the background and at least one class)");
+  const int64_t background = o.background_slot ? 1 : 0;
+  TRAINER_CHECK(num_class_slots >= background + 1, "postprocess: ", num_class_slots, " class slots (expected ",
+                o.background_slot ? "the background and " : "", "at least one class)");
   TRAINER_CHECK(o.logit_scale > 0.f, "postprocess: logit_scale ", o.logit_scale, " must be > 0");
-  const int64_t k = num_class_slots - 1;
+  const int64_t k = num_class_slots - background;
   std::vector<float> boxes(static_cast<size_t>(num_anchors * 4));
   cpu::decode_boxes(box_codes, anchors, num_anchors, o.box_coder, boxes.data());
-  // Background slot 0 sliced off: scores for classes 1..K, class-major [K, A] so that each
+  // Background slot 0 (if any) sliced off: scores for classes 1..K, class-major [K, A] so that each
   // class's NMS pass reads one contiguous column.
   std::vector<float> scores(static_cast<size_t>(num_anchors * k));
   float* s = scores.data();
 #pragma omp parallel for schedule(static)
   for (int64_t a = 0; a < num_anchors; ++a) {
-    const float* z = class_logits + a * num_class_slots + 1;
+    const float* z = class_logits + a * num_class_slots + background;
     for (int64_t j = 0; j < k; ++j) s[j * num_anchors + a] = 1.f / (1.f + std::exp(-(z[j] / o.logit_scale)));
   }
   cpu::MulticlassNmsOptions nms;
@@ -30,6 +31,7 @@ std::vector<DetectedBox> postprocess_detections(const float* class_logits, const
   nms.iou_threshold = o.iou_threshold;
   nms.max_size_per_class = o.max_detections_per_class;
   nms.max_total_size = o.max_total_detections;
+  nms.soft_nms_sigma = o.soft_nms_sigma;
   nms.clip = true;  // the clip window of a full, unpadded image: [0, 0, 1, 1]
   nms.class_major = true;
   std::vector<DetectedBox> out;

@@ -30,7 +30,7 @@ int64_t assign_targets(const float* anchors, int64_t num_anchors, const ImageGro
   std::vector<int32_t> match(static_cast<size_t>(num_anchors));
   argmax_match(similarity.data(), num_rows, num_anchors, o.matcher, nullptr, match.data());
 
-  const int64_t slots = num_classes + 1;
+  const int64_t slots = num_classes + (o.background_slot ? 1 : 0), first_class = o.background_slot ? 0 : 1;
   std::fill(out.cls_targets, out.cls_targets + num_anchors * slots, 0.f);
   std::fill(out.reg_targets, out.reg_targets + num_anchors * 4, 0.f);
   int64_t positives = 0;
@@ -38,7 +38,7 @@ int64_t assign_targets(const float* anchors, int64_t num_anchors, const ImageGro
     const int32_t m = match[a];
     if (m >= 0) {
       const int64_t g = rows[m];
-      out.cls_targets[a * slots + gt.labels[g]] = 1.f;
+      out.cls_targets[a * slots + gt.labels[g] - first_class] = 1.f;
       out.cls_weights[a] = 1.f;
       out.reg_weights[a] = 1.f;
       cpu::encode_boxes(gt.boxes + 4 * g, anchors + 4 * a, 1, o.box_coder, out.reg_targets + 4 * a);
@@ -59,7 +59,8 @@ BatchTargets assign_targets_batch(const Tensor& anchors, const std::vector<Image
                 "assign_targets_batch: anchors ", anchors.describe(), " are not a CPU f32 [A, 4] tensor");
   validate(o.matcher);
   const Tensor anchor_data = anchors.contiguous();
-  const int64_t n = static_cast<int64_t>(images.size()), a = anchors.dim(0), slots = num_classes + 1;
+  const int64_t n = static_cast<int64_t>(images.size()), a = anchors.dim(0),
+                slots = num_classes + (o.background_slot ? 1 : 0);
   BatchTargets t;
   t.cls_targets = Tensor::empty({n, a, slots}, DType::F32);
   t.cls_weights = Tensor::empty({n, a}, DType::F32);

@@ -8,7 +8,7 @@
 namespace trainer::models {
 
 Fpn::Fpn(std::string name, nn::ParameterStore& store, const FpnConfig& c, const Backbone& backbone)
-    : nn::Module(std::move(name)), config_(c) {
+    : Neck(std::move(name)), config_(c) {
   const int top = std::min(c.max_level, 5);
   TRAINER_CHECK(c.min_level >= 2 && c.min_level <= top && c.max_level >= c.min_level, "fpn ", this->name(),
                 ": levels ", c.min_level, "..", c.max_level, " (need 2 <= min_level <= 5 and min_level <= max_level)");

@@ -374,5 +374,31 @@ TEST(MulticlassNms, MergedOrderAndLimits) {
   EXPECT_EQ(multiclass_nms(boxes.data(), scores.data(), 2, 3, o).size(), 3u);
 }
 
+// Gaussian soft-NMS (TF's non_max_suppression_with_scores, sigma 0.5 as EfficientDet's): B
+// overlaps A with IoU 1/3 and keeps 0.8 x exp(-0.5 (1/3)^2 / 0.5) = 0.7157 of its score, so the
+// disjoint C (0.72) now comes before it; D covers A with IoU 0.81 > iou_threshold 0.8 and goes.
+TEST(MulticlassNms, SoftNmsDecaysOverlapsAndReordersThem) {
+  const std::vector<float> boxes = {0, 0, 1, 1,      // A
+                                    0, 0.5f, 1, 1.5f,  // B: IoU(A, B) = 0.5 / 1.5
+                                    5, 5, 6, 6,      // C: disjoint
+                                    0, 0, 0.9f, 0.9f};  // D: IoU(A, D) = 0.81
+  const std::vector<float> scores = {0.9f, 0.8f, 0.72f, 0.85f};
+  MulticlassNmsOptions o;
+  o.iou_threshold = 0.8f;
+  o.score_threshold = 0.001f;
+  o.soft_nms_sigma = 0.5f;
+  const std::vector<Detection> d = multiclass_nms(boxes.data(), scores.data(), 4, 1, o);
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_FLOAT_EQ(d[0].score, 0.9f);
+  EXPECT_FLOAT_EQ(d[1].score, 0.72f);
+  EXPECT_EQ(d[1].box[0], 5.f);
+  EXPECT_NEAR(d[2].score, 0.8 * std::exp(-0.5 * (1.0 / 9.0) / 0.5), 1e-6);
+  EXPECT_EQ(d[2].box[1], 0.5f);
+  o.soft_nms_sigma = 0.f;  // greedy: B (IoU 1/3 <= 0.8) stays with its score, D goes
+  const std::vector<Detection> g = multiclass_nms(boxes.data(), scores.data(), 4, 1, o);
+  ASSERT_EQ(g.size(), 3u);
+  EXPECT_FLOAT_EQ(g[1].score, 0.8f);
+}
+
 }  // namespace
 }  // namespace trainer::cpu

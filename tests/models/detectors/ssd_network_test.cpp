@@ -96,12 +96,12 @@ int64_t meta(const std::string& key) { return std::stoll(weights().metadata.at(k
 SsdConfig small_config() {
   SsdConfig c;
   c.feature_extractor = "ssd_resnet50_v1_fpn";
-  c.backbone.depth = 50;
-  c.backbone.variant = ResNetConfig::Variant::SLIM_V1;
-  c.backbone.width = meta("width");
-  c.backbone.activation = Activation::Relu6;  // override_base_feature_extractor_hyperparams
-  c.backbone.bn_epsilon = 1e-5f;              // resnet_arg_scope's normalizer_params
-  c.backbone.bn_momentum = 0.997f;
+  c.resnet.depth = 50;
+  c.resnet.variant = ResNetConfig::Variant::SLIM_V1;
+  c.resnet.width = meta("width");
+  c.resnet.activation = Activation::Relu6;  // override_base_feature_extractor_hyperparams
+  c.resnet.bn_epsilon = 1e-5f;              // resnet_arg_scope's normalizer_params
+  c.resnet.bn_momentum = 0.997f;
   c.fpn.min_level = 3;
   c.fpn.max_level = 7;
   c.fpn.depth = meta("fpn_depth");
@@ -181,7 +181,7 @@ TEST(SsdNetwork, FixtureMatchesTheConfigAndCoversEveryTensor) {
 TEST(SsdNetwork, FpnLevelsHaveTheReferenceShapes) {
   const SsdConfig c = small_config();
   nn::ParameterStore store;
-  ResNetBackbone backbone("backbone", store, c.backbone);
+  ResNetBackbone backbone("backbone", store, c.resnet);
   Fpn fpn("fpn", store, c.fpn, backbone);
   store.finalize(1);
   load(store, /*exact=*/false);

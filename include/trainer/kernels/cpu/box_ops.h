@@ -58,6 +58,11 @@ struct MulticlassNmsOptions {
   float iou_threshold = 0.6f;
   int64_t max_size_per_class = 100;
   int64_t max_total_size = 100;  // 0: keep all
+  // > 0: Gaussian soft-NMS with this sigma instead of greedy NMS (TF's
+  // non_max_suppression_with_scores): overlapping boxes are down-weighted by
+  // exp(-0.5 IoU^2 / sigma) rather than dropped (still dropped above iou_threshold), and the
+  // detections carry their decayed scores.
+  float soft_nms_sigma = 0.f;
   // After NMS, as core/post_processing.py does with a clip_window: kept boxes are clipped to
   // `clip_window` and boxes left with zero area are dropped, before max_total_size applies.
   bool clip = false;

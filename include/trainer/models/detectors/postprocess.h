@@ -20,6 +20,8 @@ struct PostprocessOptions {
   float iou_threshold = 0.6f;
   int64_t max_detections_per_class = 100;
   int64_t max_total_detections = 100;
+  bool background_slot = true;  // add_background_class: logit slot 0 is the background, sliced off
+  float soft_nms_sigma = 0.f;    // > 0: Gaussian soft-NMS (cpu::MulticlassNmsOptions)
 };
 
 struct DetectedBox {

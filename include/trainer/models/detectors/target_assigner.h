@@ -17,6 +17,9 @@ struct TargetAssignerOptions {
   ArgmaxMatcherOptions matcher;    // SSD320: 0.5 / 0.5, negatives below, force match each row
   cpu::BoxCoderScales box_coder;   // SSD320: 10, 10, 5, 5
   float negative_class_weight = 1.0f;  // classification weight of unmatched anchors
+  // add_background_class: class targets have a background slot 0 (always 0 here), so label l is
+  // slot l; without it (EfficientDet's config) there are num_classes slots and label l is slot l - 1.
+  bool background_slot = true;
 };
 
 // One image's ground truth (a view; the caller owns the memory).
@@ -29,7 +32,7 @@ struct ImageGroundTruth {
 
 // Where one image's targets go (caller-provided, every element is written).
 struct ImageTargets {
-  float* cls_targets = nullptr;  // [A, num_classes + 1]
+  float* cls_targets = nullptr;  // [A, slots]: num_classes + 1 with the background slot, else num_classes
   float* cls_weights = nullptr;  // [A]
   float* reg_targets = nullptr;  // [A, 4]
   float* reg_weights = nullptr;  // [A]
@@ -39,7 +42,7 @@ struct ImageTargets {
 // Assigns one image's targets and returns its number of positives (anchors matched to a box).
 // - Class targets have num_classes + 1 slots, slot 0 the background, which is always 0
 //   (encode_background_as_zeros); a positive gets a one-hot 1 at slot `label`; unmatched and
-//   ignored anchors get all zeros.
+//   ignored anchors get all zeros. Without the background slot: num_classes slots, label - 1.
 // - Class weights: 1 for positives, negative_class_weight for unmatched anchors, 0 for ignored.
 // - Regression targets and weights: the encoded matched box and 1 for positives; zeros and 0
 //   otherwise.
@@ -54,7 +57,7 @@ int64_t assign_targets(const float* anchors, int64_t num_anchors, const ImageGro
                        const TargetAssignerOptions& options, const ImageTargets& out);
 
 struct BatchTargets {
-  Tensor cls_targets;  // F32 [N, A, num_classes + 1]
+  Tensor cls_targets;  // F32 [N, A, slots]
   Tensor cls_weights;  // F32 [N, A]
   Tensor reg_targets;  // F32 [N, A, 4]
   Tensor reg_weights;  // F32 [N, A]

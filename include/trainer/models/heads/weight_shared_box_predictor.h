@@ -4,6 +4,9 @@
 // anchors x 4 codes and a 3x3 class head to anchors x class slots (bias initialised to
 // class_bias_init, -4.6: sigmoid(-4.6) = 0.01, the focal-loss prior). The convolutions' weights
 // are SHARED across levels; each level has its OWN batchnorm (TF's ".../BatchNorm/feature_<j>").
+// EfficientDet's class and box nets are the same predictor with use_depthwise (every tower
+// convolution and both heads separable: nn/separable_conv.h), conv_bias (force_use_bias) and
+// swish in the towers.
 // Outputs of the levels are concatenated in level order, each level's [H, W, anchors] flattened
 // row-major, which is the anchor generator's order.
 #pragma once
@@ -29,6 +32,11 @@ struct BoxPredictorConfig {
   bool share_prediction_tower = false;  // one tower for both heads
   float bn_momentum = 0.997f, bn_epsilon = 0.001f;
   std::optional<nn::Init> conv_init;  // the config's initializer (random normal 0.01)
+  bool use_depthwise = false;         // separable tower convolutions and heads
+  bool conv_bias = false;             // a bias in the tower convolutions (before their batchnorm)
+  // TF1's slim predictor hard-codes ReLU6 whatever the config says; the Keras one (TF2's
+  // *_keras extractors) takes the hyperparams' activation.
+  Activation tower_activation = Activation::Relu6;
 };
 
 class WeightSharedBoxPredictor final : public nn::Module {
@@ -45,11 +53,11 @@ class WeightSharedBoxPredictor final : public nn::Module {
 
  private:
   struct Tower;
-  Tensor head(Context& ctx, const nn::Conv2d& conv, const Tensor& x, int64_t per_anchor) const;
+  struct Head;
 
   BoxPredictorConfig config_;
   std::unique_ptr<Tower> box_tower_, class_tower_;
-  std::unique_ptr<nn::Conv2d> box_head_, class_head_;
+  std::unique_ptr<Head> box_head_, class_head_;
 };
 
 }  // namespace trainer::models

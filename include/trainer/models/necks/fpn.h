@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "trainer/models/backbone.h"
+#include "trainer/models/neck.h"
 #include "trainer/nn/conv_bn.h"
 
 namespace trainer::models {
@@ -28,14 +29,17 @@ struct FpnConfig {
   std::optional<nn::Init> conv_init;  // the config's initializer; variance scaling when unset
 };
 
-class Fpn final : public nn::Module {
+class Fpn final : public Neck {
  public:
   // backbone: the endpoints C<min_level>..C<min(max_level, 5)> must exist in it.
   Fpn(std::string name, nn::ParameterStore& store, const FpnConfig& config, const Backbone& backbone);
   ~Fpn() override;
 
   // features: the backbone's endpoints, all of them, in its order -> P_min..P_max.
-  std::vector<Tensor> forward(Context& ctx, const std::vector<Tensor>& features) const;
+  std::vector<Tensor> forward(Context& ctx, const std::vector<Tensor>& features) const override;
+  int min_level() const override { return config_.min_level; }
+  int max_level() const override { return config_.max_level; }
+  int64_t depth() const override { return config_.depth; }
   const FpnConfig& config() const { return config_; }
 
  private:
