@@ -270,6 +270,7 @@ train::TrainerOptions trainer_options(const Pipeline& p) {
     o.loss_scaling.backoff_factor = pr.dynamic_loss_scale().backoff_factor();
   }
   o.clip_gradient_norm = tc.gradient_clipping_by_norm();
+  o.clip_gradient_norm_per_tensor = tc.gradient_clipping_by_norm_per_tensor();
   // The TF OD API's default is true: a config without the field keeps the moving average.
   if (tc.optimizer().use_moving_average()) o.moving_average_decay = tc.optimizer().moving_average_decay();
   const config::RuntimeConfig& rt = p.config.runtime();

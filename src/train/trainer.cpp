@@ -53,6 +53,20 @@ std::optional<TrainingState> Trainer::resume() {
   return s;
 }
 
+double Trainer::clip_per_tensor(nn::ParameterStore& store) const {
+  const double limit = options_.clip_gradient_norm_per_tensor;
+  double total = 0;
+  for (nn::Parameter& p : store.params()) {
+    double squared = math::squared_norm(p.grad);
+    if (squared > limit * limit) {
+      math::scale_(p.grad, static_cast<float>(limit / std::sqrt(squared)));
+      squared = limit * limit;
+    }
+    total += squared;
+  }
+  return total;
+}
+
 StepResult Trainer::step(const TrainBatch& batch) {
   nn::ParameterStore& store = task_.store();
   if (options_.communicator) options_.communicator->set_step(step_);
@@ -94,6 +108,7 @@ StepResult Trainer::step(const TrainBatch& batch) {
     r.overflows = scaler_.overflows();
   }
   if (r.applied) {
+    if (options_.clip_gradient_norm_per_tensor > 0) squared_norm = clip_per_tensor(store);
     r.grad_norm = std::sqrt(squared_norm);
     if (options_.clip_gradient_norm > 0 && r.grad_norm > options_.clip_gradient_norm)
       math::scale_(grads, static_cast<float>(options_.clip_gradient_norm / r.grad_norm));

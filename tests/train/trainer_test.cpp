@@ -74,6 +74,23 @@ TEST(TrainerStep, ClipsByGlobalNormLikeTf) {
   EXPECT_EQ(task.store().values().to_floats(), (std::vector<float>{1 - 1.5f, 1, 1, 1, -1, -1 - 2.f}));
 }
 
+// NVIDIA's EfficientDet clipping: each tensor to its own norm first (b: 4 -> 3.2, w: 3 stays),
+// then the global clip of the result (norm sqrt(9 + 10.24) = 4.386, clip 2.193: scale 0.5).
+TEST(TrainerStep, ClipsEachTensorThenTheGlobalNorm) {
+  LinearTask task({3, 0, 0, 0}, {0, 4});
+  MetricsLog log;
+  TrainerOptions o = sgd(1.0, 0.0);
+  o.clip_gradient_norm_per_tensor = 3.2;
+  o.clip_gradient_norm = std::sqrt(9.0 + 3.2 * 3.2) / 2;
+  Trainer trainer(task, o, log);
+  const StepResult r = trainer.step(kNoBatch);
+  EXPECT_TRUE(r.applied);
+  EXPECT_NEAR(r.grad_norm, std::sqrt(9.0 + 3.2 * 3.2), 1e-6);  // after the per-tensor clip
+  const std::vector<float> v = task.store().values().to_floats();
+  EXPECT_NEAR(v[0], 1 - 1.5f, 1e-6);
+  EXPECT_NEAR(v[5], -1 - 1.6f, 1e-6);
+}
+
 TEST(TrainerStep, GradientsUnderTheClipNormAreLeftAlone) {
   LinearTask task({3, 0, 0, 0}, {0, 4});
   MetricsLog log;

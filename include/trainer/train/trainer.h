@@ -61,6 +61,9 @@ struct TrainerOptions {
   MomentumSgdOptions optimizer;
   LossScalerOptions loss_scaling;
   double clip_gradient_norm = 0;  // 0 = off
+  // Each parameter's gradient clipped to this norm first (0 = off); clip_gradient_norm then
+  // applies to the clipped gradients' global norm.
+  double clip_gradient_norm_per_tensor = 0;
   double moving_average_decay = 0;  // > 0: keep the weights' EMA (moving_average.h); 0 = off
   int64_t log_every = 10;
   std::string model_dir;          // "" = no checkpoints
@@ -98,6 +101,9 @@ class Trainer {
   const GradientReducer* gradient_reducer() const { return reducer_.get(); }
 
  private:
+  // Clips each parameter's gradient to clip_gradient_norm_per_tensor; returns the squared norm
+  // of all the gradients after it.
+  double clip_per_tensor(nn::ParameterStore& store) const;
   TrainTask& task_;
   TrainerOptions options_;
   MetricsLog& log_;
