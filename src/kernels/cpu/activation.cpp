@@ -7,11 +7,12 @@
 
 #include "trainer/core/error.h"
 #include "trainer/kernels/cpu/pointwise.h"
+#include "vector_math.h"
 
 namespace trainer::cpu {
 namespace {
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float sigmoid(float x) { return sigmoid_stable(x); }  // vectorises (vector_math.h)
 
 // The loop bodies capture the pointers by value: captured by reference, every iteration reloads
 // them through the closure (the stores might alias it), which keeps the loop scalar.
@@ -67,8 +68,8 @@ void activation_backward(Activation act, const T* x, const T* y, const T* dy, T*
       return;
     case Activation::Swish:  // d/dx x*s(x) = s(x) * (1 + x * (1 - s(x)))
       pointwise_for(n, [=](int64_t i) {
-        const float v = float(x[i]), s = sigmoid(v);
-        dx[i] = T(float(dy[i]) * s * (1.f + v * (1.f - s)));
+        const float v = load_f32(x, i), s = sigmoid(v);
+        store_f32(dx, i, load_f32(dy, i) * s * (1.f + v * (1.f - s)));
       });
       return;
     case Activation::Sigmoid:

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "trainer/core/error.h"
+#include "vector_math.h"
 
 namespace trainer::cpu {
 namespace {
@@ -128,12 +129,14 @@ void batchnorm_apply(const T* x, int64_t rows, int64_t channels, const float* me
     });
     return;
   }
+  const bool swish = act == Activation::Swish;
   for_rows(rows, channels, [=](int64_t r) {
     const T* xr = x + r * channels;
     T* yr = y + r * channels;
+#pragma omp simd
     for (int64_t c = 0; c < channels; ++c) {
-      const float v = float(xr[c]) * s[c] + h[c], sig = 1.f / (1.f + std::exp(-v));
-      yr[c] = T(act == Activation::Swish ? v * sig : sig);
+      const float v = load_f32(xr, c) * s[c] + h[c], sig = sigmoid_stable(v);  // vector_math.h
+      store_f32(yr, c, swish ? v * sig : sig);
     }
   });
 }

@@ -6,6 +6,7 @@
 
 #include "trainer/core/half.h"
 #include "trainer/core/parallel.h"
+#include "vector_math.h"
 #include "trainer/kernels/cpu/pointwise.h"
 
 namespace trainer::cpu {
@@ -18,25 +19,6 @@ constexpr int64_t kBoxRowGrain = 4096;
 // The focal loss runs on every anchor x class slot of a batch (32 x 12,804 x 91 = 37 million
 // entries per step), so its transcendental functions are written out as branch-free
 // polynomials that `omp simd` turns into vector code; libm's expf and log1pf are scalar calls.
-
-// exp(x) for x <= 0, Cephes' expf polynomial (~1 ulp): x = n ln2 + r, |r| <= ln2 / 2,
-// exp(x) = 2^n exp(r). Arguments below -87 give exp(-87) ~ 1.6e-38 instead of a denormal or
-// 0, which changes no loss or gradient by more than 1e-37.
-inline float exp_nonpositive(float x) {
-  x = std::max(x, -87.f);
-  // n = round(x / ln2) by adding and removing 1.5 * 2^23 (std::floor does not vectorise).
-  const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln2 in two parts
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.f;
-  const int32_t exponent = (static_cast<int32_t>(n) + 127) << 23;  // 2^n, n in [-126, 0]
-  return p * std::bit_cast<float>(exponent);
-}
 
 // log(1 + e) for e in [0, 1] to ~1e-7 relative, also for tiny e where 1 + e rounds to 1:
 // log1p(e) = 2 atanh(s), s = e / (2 + e) <= 1/3, by its odd series (the first omitted term
@@ -57,7 +39,7 @@ inline float log1p_unit(float e) {
 // One entry of the focal loss: its value (without the row weight) and, through `grad`, its
 // derivative with respect to the logit (without the row weight). Power is gamma's special
 // case 2 (the config's: plain products), 0 (no modulating factor) or any other value.
-enum class Power { Two, Zero, General };
+enum class Power { Two, OneAndHalf, Zero, General };  // gamma 2 (RetinaNet), 1.5 (EfficientDet)
 
 template <Power kPower>
 inline float focal_entry(float x, float t, float alpha, bool use_alpha, float gamma, float& grad) {
@@ -73,6 +55,10 @@ inline float focal_entry(float x, float t, float alpha, bool use_alpha, float ga
   if constexpr (kPower == Power::Two) {
     power = q * q;
     derivative = 2.f * q;
+  } else if constexpr (kPower == Power::OneAndHalf) {
+    const float root = std::sqrt(q);  // vectorises, where std::pow is a scalar call
+    power = q * root;
+    derivative = 1.5f * root;
   } else if constexpr (kPower == Power::Zero) {
     power = 1.f;
     derivative = 0.f;
@@ -132,6 +118,7 @@ template <class T>
 double sigmoid_focal_loss_forward(const T* logits, const float* targets, const float* weights, int64_t rows,
                                   int64_t k, float alpha, float gamma, float* grad) {
   if (gamma == 2.f) return focal_sum<Power::Two>(logits, targets, weights, rows, k, alpha, gamma, grad);
+  if (gamma == 1.5f) return focal_sum<Power::OneAndHalf>(logits, targets, weights, rows, k, alpha, gamma, grad);
   if (gamma == 0.f) return focal_sum<Power::Zero>(logits, targets, weights, rows, k, alpha, gamma, grad);
   return focal_sum<Power::General>(logits, targets, weights, rows, k, alpha, gamma, grad);
 }

@@ -1,6 +1,8 @@
 #include "trainer/kernels/cpu/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "trainer/core/error.h"
 #include "trainer/core/parallel.h"
@@ -38,17 +40,38 @@ void binary_forward(BinaryOp op, const Broadcast& bc, const T* a, const T* b, T*
 
 template <class T>
 void broadcast_reduce(const Broadcast& bc, const T* dy, const T* a, T* db) {
+  // Rows of `inner` contiguous values are accumulated into double vectors (a vectorised pass over
+  // each row), over fixed chunks of the mid axis that the threads share; the chunks' partial sums
+  // are then added in chunk order, so the result does not depend on the thread count. (A column
+  // at a time would stride through memory and leave the per-channel case, outer = 1, on one thread.)
+  constexpr int64_t kRowsPerChunk = 512;
+  const int64_t inner = bc.inner, mid = bc.mid, outer = bc.outer;
+  const int64_t chunks = (mid + kRowsPerChunk - 1) / kRowsPerChunk;
+  std::vector<double> partial(static_cast<size_t>(outer * chunks * inner), 0.0);
+  double* sums = partial.data();
 #pragma omp parallel for schedule(static) if (bc.size() >= kPointwiseGrain)
-  for (int64_t o = 0; o < bc.outer; ++o) {
-    for (int64_t i = 0; i < bc.inner; ++i) {
-      double acc = 0;  // mid can be N*H*W = 10^5..10^6 terms
-      for (int64_t m = 0; m < bc.mid; ++m) {
-        const int64_t idx = (o * bc.mid + m) * bc.inner + i;
-        acc += a ? double(float(dy[idx])) * double(float(a[idx])) : double(float(dy[idx]));
+  for (int64_t t = 0; t < outer * chunks; ++t) {
+    const int64_t o = t / chunks, begin = (t % chunks) * kRowsPerChunk, end = std::min(mid, begin + kRowsPerChunk);
+    double* acc = sums + t * inner;
+    for (int64_t m = begin; m < end; ++m) {
+      const int64_t row = (o * mid + m) * inner;
+      const T* d = dy + row;
+      if (a) {
+        const T* v = a + row;
+#pragma omp simd
+        for (int64_t i = 0; i < inner; ++i) acc[i] += double(load_f32(d, i)) * double(load_f32(v, i));
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < inner; ++i) acc[i] += double(load_f32(d, i));
       }
-      db[o * bc.inner + i] = T(static_cast<float>(acc));
     }
   }
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      double total = 0;
+      for (int64_t c = 0; c < chunks; ++c) total += sums[(o * chunks + c) * inner + i];
+      store_f32(db, o * inner + i, static_cast<float>(total));
+    }
 }
 
 template <class T>
