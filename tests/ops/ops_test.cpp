@@ -86,7 +86,13 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"groups2", {1, 5, 5, 4}, {6, 3, 3, 2}, conv_opts(1, {1, 1, 1, 1}, 1, 2),
                  {1, 1, 1, 1, 1, 1, 1, 1, 2}, false},
         ConvCase{"depthwise SAME stride2", {2, 5, 5, 3}, {3, 3, 3, 1}, same_opts(2, 3), {2, 2, 1, 1, 1, 1, 1, 1, 3},
-                 true}),
+                 true},
+        // Depthwise without a bias: the weight gradient by our own kernel (kernels/cpu/conv2d.cpp),
+        // EfficientNet's 5x5 stride 2 with TF's asymmetric SAME padding (1 before, 2 after), and dilated.
+        ConvCase{"depthwise 5x5 SAME stride2", {2, 8, 8, 5}, {5, 5, 5, 1}, same_opts(2, 5), {2, 2, 1, 2, 1, 2, 1, 1, 5},
+                 false},
+        ConvCase{"depthwise dilation2", {1, 7, 7, 4}, {4, 3, 3, 1}, conv_opts(1, {2, 2, 2, 2}, 2, 4),
+                 {1, 1, 2, 2, 2, 2, 2, 2, 4}, false}),
     [](const auto& info) {
       std::string n = info.param.name;
       for (char& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
