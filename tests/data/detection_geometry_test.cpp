@@ -8,6 +8,7 @@
 
 #include "test_util.h"
 #include "trainer/data/box_ops.h"
+#include "trainer/data/colour_ops.h"
 #include "trainer/data/detection_transform.h"
 #include "trainer/data/distorted_bounding_box.h"
 #include "trainer/data/resample.h"
@@ -190,6 +191,150 @@ TEST(ResampleTf1Legacy, HandComputedDownUpMirrorAndCutOutClamp) {
   EXPECT_FLOAT_EQ(v[2], 30);
   // A box of fractional pixels cannot be cut out.
   EXPECT_THROW(resize_legacy(row, {0.5, 0, 2, 1}, 1, 2, false), Error);
+}
+
+// TensorFlow's steps one at a time, for the placed resample: ResizeBilinear (align_corners and
+// half_pixel_centers false) of a cut-out to scaled_h x scaled_w, written as its kernel reads
+// (input pixel in = r * (in_size / out_size) in float, lower floor(in), upper min(ceil(in),
+// in_size - 1), rows interpolated first); then the crop [offset, offset + out) and zero
+// padding to out (pad_to_bounding_box at 0, 0), then a flip of the padded image.
+struct TfSteps {
+  int height = 0, width = 0, channels = 0;
+  std::vector<float> v;
+  float at(int y, int x, int c) const { return v[(static_cast<size_t>(y) * width + x) * channels + c]; }
+};
+
+TfSteps tf_cut(const Image& src, int y0, int x0, int h, int w, bool mirror) {
+  TfSteps t{h, w, src.channels, {}};
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < src.channels; ++c)
+        t.v.push_back(src.row(y0 + y)[(x0 + (mirror ? w - 1 - x : x)) * src.channels + c]);
+  return t;
+}
+
+TfSteps tf_resize_bilinear(const TfSteps& in, int out_h, int out_w) {
+  TfSteps t{out_h, out_w, in.channels, {}};
+  const float sy = static_cast<float>(in.height) / static_cast<float>(out_h);
+  const float sx = static_cast<float>(in.width) / static_cast<float>(out_w);
+  for (int y = 0; y < out_h; ++y) {
+    const float fy_in = static_cast<float>(y) * sy;
+    const int y_lo = static_cast<int>(std::floor(fy_in)), y_hi = std::min(static_cast<int>(std::ceil(fy_in)), in.height - 1);
+    const float y_lerp = fy_in - std::floor(fy_in);
+    for (int x = 0; x < out_w; ++x) {
+      const float fx_in = static_cast<float>(x) * sx;
+      const int x_lo = static_cast<int>(std::floor(fx_in)), x_hi = std::min(static_cast<int>(std::ceil(fx_in)), in.width - 1);
+      const float x_lerp = fx_in - std::floor(fx_in);
+      for (int c = 0; c < in.channels; ++c) {
+        const float top = in.at(y_lo, x_lo, c) + x_lerp * (in.at(y_lo, x_hi, c) - in.at(y_lo, x_lo, c));
+        const float bottom = in.at(y_hi, x_lo, c) + x_lerp * (in.at(y_hi, x_hi, c) - in.at(y_hi, x_lo, c));
+        t.v.push_back(top + y_lerp * (bottom - top));
+      }
+    }
+  }
+  return t;
+}
+
+TfSteps tf_crop_pad_flip(const TfSteps& in, int offset_y, int offset_x, int out_h, int out_w, bool flip) {
+  TfSteps t{out_h, out_w, in.channels, {}};
+  for (int y = 0; y < out_h; ++y)
+    for (int x = 0; x < out_w; ++x) {
+      const int sy = y + offset_y, sx = (flip ? out_w - 1 - x : x) + offset_x;
+      for (int c = 0; c < in.channels; ++c)
+        t.v.push_back(sy < in.height && sx < in.width ? in.at(sy, sx, c) : 0.0f);
+    }
+  return t;
+}
+
+Image random_image(int h, int w, int channels, uint64_t seed) {
+  Image im(h, w, channels);
+  Philox rng(seed, 0);
+  for (uint8_t& p : im.pixels) p = static_cast<uint8_t>(rng.below(256));
+  return im;
+}
+
+TEST(ResamplePlaced, HandComputedPaddingCropAndMirrors) {
+  Image row(1, 3, 1);
+  row.pixels = {0, 100, 40};
+  auto placed = [&](AxisPlacement x, int out) {
+    std::vector<float> v(static_cast<size_t>(out));
+    resample_placed(row, {0, 1, false, 1, 0, false}, x, 1, out, Normalization{}, DType::F32, v.data());
+    return v;
+  };
+  // 3 -> 6 at r * 0.5 = 0, 0.5, 1, 1.5, 2, 2.5 (clamped), padded to 8 with zeros.
+  EXPECT_EQ(placed({0, 3, false, 6, 0, false}, 8), (std::vector<float>{0, 50, 100, 70, 40, 40, 0, 0}));
+  // Mirrored cut-out [40, 100, 0], and the padded output mirrored afterwards.
+  EXPECT_EQ(placed({0, 3, true, 6, 0, false}, 8), (std::vector<float>{40, 70, 100, 50, 0, 0, 0, 0}));
+  EXPECT_EQ(placed({0, 3, false, 6, 0, true}, 8), (std::vector<float>{0, 0, 40, 40, 70, 100, 50, 0}));
+  // Resized to 6, cropped from 3: pixels 3, 4, 5 of the resized row, no padding.
+  EXPECT_EQ(placed({0, 3, false, 6, 3, false}, 3), (std::vector<float>{70, 40, 40}));
+  // The cut-out [1, 3) = [100, 40] to 4: 100, 70, 40, 40; from offset 1 into 5: 70, 40, 40, pad, pad.
+  EXPECT_EQ(placed({1, 2, false, 4, 1, false}, 5), (std::vector<float>{70, 40, 40, 0, 0}));
+  // Padding is a zero pixel, normalised like every other one.
+  const float mean = 10, inv_std = 0.5f;
+  std::vector<float> v(4);
+  resample_placed(row, {0, 1, false, 1, 0, false}, {0, 3, false, 3, 0, false}, 1, 4, {&mean, &inv_std},
+                  DType::F32, v.data());
+  EXPECT_EQ(v, (std::vector<float>{-5, 45, 15, -5}));
+  std::vector<uint8_t> u8(4);
+  resample_placed(row, {0, 1, false, 1, 0, false}, {0, 3, false, 3, 0, false}, 1, 4, {&mean, &inv_std},
+                  DType::U8, u8.data());
+  EXPECT_EQ(u8, (std::vector<uint8_t>{0, 100, 40, 0}));  // U8 is never normalised
+  EXPECT_THROW(placed({2, 3, false, 6, 0, false}, 8), Error);  // the cut-out leaves the image
+}
+
+TEST(ResamplePlaced, EqualsTensorFlowsResizeCropPadAndFlipStepByStep) {
+  const Image src = random_image(23, 31, 3, 7);
+  struct Case {
+    AxisPlacement y, x;
+    int out_h, out_w;
+  };
+  const Case cases[] = {
+      {{2, 17, false, 9, 0, false}, {3, 25, false, 12, 0, false}, 16, 16},    // down, padded
+      {{0, 23, false, 40, 11, false}, {0, 31, true, 52, 20, false}, 16, 16},  // up, cropped, mirrored first
+      {{5, 6, false, 30, 0, false}, {1, 9, true, 13, 0, true}, 20, 20},      // up, padded, mirrored both ways
+      {{0, 23, false, 16, 0, false}, {0, 31, false, 16, 0, false}, 16, 16},  // a plain resize
+  };
+  for (const Case& k : cases) {
+    std::vector<float> got(static_cast<size_t>(k.out_h) * k.out_w * 3);
+    resample_placed(src, k.y, k.x, k.out_h, k.out_w, Normalization{}, DType::F32, got.data());
+    const TfSteps cut = tf_cut(src, k.y.first, k.x.first, k.y.size, k.x.size, k.x.mirror);
+    const TfSteps want = tf_crop_pad_flip(tf_resize_bilinear(cut, k.y.scaled, k.x.scaled), k.y.offset, k.x.offset,
+                                          k.out_h, k.out_w, k.x.mirror_output);
+    ASSERT_EQ(got.size(), want.v.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(got[i], want.v[i]) << "value " << i << " of case x.scaled " << k.x.scaled;
+    // The float-image version gives the same bits.
+    std::vector<float> from_float(got.size());
+    resample_placed(to_float(src, {0, 0, src.width, src.height}), k.y, k.x, k.out_h, k.out_w, Normalization{},
+                    DType::F32, from_float.data());
+    EXPECT_EQ(from_float, got);
+  }
+  // scaled = out, offset 0: exactly resample() on TensorFlow 1's grid.
+  std::vector<float> placed(12 * 10 * 3), plain(placed.size());
+  resample_placed(src, {3, 15, false, 12, 0, false}, {4, 20, true, 10, 0, false}, 12, 10, Normalization{},
+                  DType::F32, placed.data());
+  resample(src, {4, 3, 20, 15}, 12, 10, true, Normalization{}, DType::F32, plain.data(), SamplingGrid::kTf1Legacy);
+  EXPECT_EQ(placed, plain);
+}
+
+TEST(ResamplePlaced, EfficientNetNormalisationDividesIn255ths) {
+  Image px(1, 1, 3);
+  px.pixels = {255, 128, 0};
+  const float mean[3] = {0.485f, 0.456f, 0.406f}, stddev[3] = {0.229f, 0.224f, 0.225f};
+  Normalization norm;
+  norm.mean = mean;
+  norm.divisor = 255.0f;
+  norm.stddev = stddev;
+  std::vector<float> v(2 * 3);
+  resample_placed(px, {0, 1, false, 1, 0, false}, {0, 1, false, 1, 0, false}, 1, 2, norm, DType::F32, v.data());
+  // ((x / 255) - mean) / std in float, TensorFlow's order; the padding pixel is (0 - mean) / std.
+  EXPECT_EQ(v[0], (255.0f / 255.0f - 0.485f) / 0.229f);
+  EXPECT_EQ(v[1], (128.0f / 255.0f - 0.456f) / 0.224f);
+  EXPECT_EQ(v[2], (0.0f / 255.0f - 0.406f) / 0.225f);
+  EXPECT_EQ(v[3], -0.485f / 0.229f);
+  EXPECT_NEAR(v[0], 2.2489083f, 1e-6);  // (1 - 0.485) / 0.229
+  EXPECT_NEAR(v[4], -2.0357143f, 1e-6);  // -0.456 / 0.224
 }
 
 // ---- the transform's plan: random_crop_image's box semantics ----

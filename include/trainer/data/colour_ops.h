@@ -64,5 +64,8 @@ void rgb_to_gray(FloatImage& image);
 // exactly the bytes (or floats) the uint8 image does.
 void resample(const FloatImage& src, const CropBox& box, int out_height, int out_width, bool flip,
               const Normalization& norm, DType dtype, void* dst, SamplingGrid grid = SamplingGrid::kHalfPixel);
+// resample_placed() of a float image, likewise.
+void resample_placed(const FloatImage& src, const AxisPlacement& y, const AxisPlacement& x, int out_height,
+                     int out_width, const Normalization& norm, DType dtype, void* dst);
 
 }  // namespace trainer::data
