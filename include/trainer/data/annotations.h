@@ -22,6 +22,12 @@ struct ImageAnnotations {
   int64_t image_id = -1;  // COCO image id (source_id); -1 when unknown (classification)
   int original_height = 0, original_width = 0;  // of the source image, before any transform
   std::vector<BoxAnnotation> boxes;
+  // A batch row's TF true_image_shape over its size: the top-left part of the output image that
+  // holds the resized image, the rest being the resizer's zero padding (keep_aspect_ratio_resizer
+  // with pad_to_max_dimension), as float(true) / float(output), the values of TensorFlow's clip
+  // window. 1 when nothing is padded (and for samples as read). Boxes are normalised to the whole
+  // output either way; tasks/coco_results.h maps them back to the original image.
+  float true_height_fraction = 1.0f, true_width_fraction = 1.0f;
   bool operator==(const ImageAnnotations&) const = default;
 };
 

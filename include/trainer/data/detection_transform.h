@@ -9,13 +9,29 @@
 //          go), moved into the window's frame and, with clip_boxes, clipped to [0, 1]
 //        random_adjust_brightness / _contrast / _hue / _saturation, random_rgb_to_gray,
 //          random_distort_color: pixels only, boxes untouched (see "Colour steps" below)
-//   -> fixed_shape_resizer: the window to height x width, bilinear, aspect ratio not kept
-//      (TensorFlow 1's resize_images grid by default, see SamplingGrid)
+//        random_scale_crop_and_pad_to_square: the image resized by a random scale of
+//          output_size over its longer side, a random output_size square cut from it, zero padding
+//          to output_size x output_size at the bottom and right; boxes moved into the square's
+//          frame, those completely outside dropped, the rest clipped (see its options below)
+//   -> the image_resizer, bilinear on TensorFlow 1's grid:
+//      fixed_shape_resizer: the window to height x width, aspect ratio not kept (the grid can be
+//        changed, see SamplingGrid);
+//      keep_aspect_ratio_resizer with pad_to_max_dimension: the window to resize_to_range_size,
+//        zero-padded at the bottom and right to max_dimension x max_dimension, the boxes moved
+//        into the padded frame (inputs.py: change_coordinate_frame by [0, 0, padded / true])
 //   -> per-channel (v - mean) / stddev (SSD ResNet: minus [123.68, 116.779, 103.939], no
-//      division) -> the first max_boxes boxes (max_number_of_boxes; TensorFlow pads or clips).
+//      division; EfficientNet: (v / 255 - mean) / stddev) -> the first max_boxes boxes
+//      (max_number_of_boxes; TensorFlow pads or clips).
 // Evaluation runs only the decode, resize and normalisation. The geometry (window, mirror,
 // boxes) is planned first and the pixels are resampled once, straight into the batch, from the
-// source window: the same pixels as cutting and flipping the image step by step.
+// source window: the same pixels as cutting and flipping the image step by step. A padding step
+// (random_scale_crop_and_pad_to_square, or the keep_aspect_ratio_resizer) places the resized
+// window on the output (DetectionGeometry::placement, resample_placed); flips after
+// random_scale_crop_and_pad_to_square mirror the padded output. The TF OD API resizes each time
+// with tf.compat.v1.image.resize_images (align_corners=False: TensorFlow 1's grid, not TF2's
+// half-pixel tf.image.resize), so a resize followed by another would not be one bilinear
+// resample: random_scale_crop_and_pad_to_square therefore needs a resizer that leaves its
+// output_size square as it is, and only random_horizontal_flip may follow it.
 //
 // Colour steps. The API runs them on the float image (0..255) before the resizer, interleaved
 // with flip and crop in config order, each drawing its value from tf.random_uniform (here: the
@@ -35,6 +51,7 @@
 // resampled directly, as before; a random_rgb_to_gray that does not fire adds no work.
 #pragma once
 
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -94,20 +111,65 @@ struct RandomDistortColorOptions {
   int color_ordering = 0;
 };
 
+// preprocessor.proto RandomScaleCropAndPadToSquare (preprocessor.random_scale_crop_and_pad_to_square):
+// three draws in this order, scale = uniform(scale_min, scale_max), then the offsets' uniforms
+// u_y, u_x in [0, 1) (always drawn); the geometry is scale_crop_pad_geometry's.
+struct RandomScaleCropAndPadToSquareOptions {
+  int output_size = 512;
+  float scale_min = 0.1f, scale_max = 2.0f;
+};
+
 using DetectionAugmentation =
     std::variant<RandomHorizontalFlipOptions, RandomCropImageOptions, RandomAdjustBrightnessOptions,
                  RandomAdjustContrastOptions, RandomAdjustHueOptions, RandomAdjustSaturationOptions,
-                 RandomRGBtoGrayOptions, RandomDistortColorOptions>;
+                 RandomRGBtoGrayOptions, RandomDistortColorOptions, RandomScaleCropAndPadToSquareOptions>;
+
+// The config field's name of an augmentation ("random_crop_image", ...).
+const char* augmentation_name(const DetectionAugmentation& step);
+
+// image_resizer.proto KeepAspectRatioResizer with pad_to_max_dimension: true (the only form
+// implemented: a fixed model input): preprocessor.resize_to_range, then zero padding at the
+// bottom and right to max_dimension x max_dimension.
+struct KeepAspectRatioResizerOptions {
+  int min_dimension = 600, max_dimension = 1024;
+};
+
+// preprocessor.resize_to_range's new size, as the TF OD API computes it (through
+// tf.compat.v1.image.resize_images with preserve_aspect_ratio): the target is [min_dimension,
+// max_dimension] for a landscape image (height < width), else [max_dimension, min_dimension];
+// scale = min(target_h / height, target_w / width) in float; each side round(scale * side) in
+// float, half to even (tf.round). So the shorter side becomes min_dimension unless the longer
+// would exceed max_dimension, which it then becomes. A side that would round to 0 is 1 here
+// (TensorFlow fails on it).
+ImageSize resize_to_range_size(ImageSize image, int min_dimension, int max_dimension);
+
+// random_scale_crop_and_pad_to_square's geometry for its drawn values, in float32 and TensorFlow's
+// order: max_dim = float(max(h, w)); scaled_height = int(scale * output_size * (float(h) /
+// max_dim)) (products left to right, truncated), likewise the width; offset_y = int(max(0,
+// float(scaled_height - output_size)) * u_y), likewise x. The image is resized to the scaled size,
+// rows and columns from the offset on are kept (output_size of them at most) and the rest of the
+// output_size square is zero padding. A scaled side that would be 0 is 1 here (TensorFlow fails).
+struct ScaleCropPad {
+  int scaled_height = 0, scaled_width = 0, offset_y = 0, offset_x = 0;
+  bool operator==(const ScaleCropPad&) const = default;
+};
+ScaleCropPad scale_crop_pad_geometry(ImageSize image, int output_size, float scale, float u_y, float u_x);
 
 struct DetectionTransformOptions {
   bool train = true;  // false: no augmentation (evaluation, prediction)
   std::vector<DetectionAugmentation> augmentations;  // train_config.data_augmentation_options, in order
-  int height = 320, width = 320;                     // fixed_shape_resizer
+  int height = 320, width = 320;                     // the output: fixed_shape_resizer's size, or max x max
+  // Set: the keep_aspect_ratio_resizer (height and width must be its max_dimension); else the
+  // fixed_shape_resizer.
+  std::optional<KeepAspectRatioResizerOptions> keep_aspect_ratio;
   SamplingGrid grid = SamplingGrid::kTf1Legacy;      // tf.image.resize_images, align_corners=False
   // RGB 0..255 statistics; one value per channel, or both empty for none. SSD ResNet-50 FPN's
-  // feature extractor subtracts the ImageNet means and does not divide.
+  // feature extractor subtracts the ImageNet means and does not divide. With pixel_divisor != 1
+  // the values are (v / pixel_divisor - mean) / stddev in that order (the EfficientNet
+  // extractors: 255 and ImageNet statistics on the 0..1 scale).
   std::vector<float> mean = {123.68f, 116.779f, 103.939f};
   std::vector<float> stddev = {1.0f, 1.0f, 1.0f};
+  float pixel_divisor = 1.0f;
   int max_boxes = 100;  // max_number_of_boxes: keep the first N after augmentation; 0 keeps all
 };
 
@@ -123,14 +185,29 @@ struct ColourStep {
   bool operator==(const ColourStep&) const = default;
 };
 
-// Where the output comes from: a window of the source image in whole pixels, mirrored or not,
-// the boxes normalised to the output, and the colour steps to run on the pixels, in order
-// (random_rgb_to_gray appears only when it fires; random_distort_color as its four steps).
+// Where the window lands in the output: resized to scaled_height x scaled_width, the rows and
+// columns from the offsets on fill the output from its top-left corner, the rest is zero padding;
+// `mirrored` mirrors the whole output afterwards (flips after random_scale_crop_and_pad_to_square).
+// Without a padding step: scaled = the output size, offsets 0, not mirrored.
+struct OutputPlacement {
+  int scaled_height = 0, scaled_width = 0;
+  int offset_y = 0, offset_x = 0;
+  bool mirrored = false;
+  bool operator==(const OutputPlacement&) const = default;
+};
+
+// Where the output comes from: a window of the source image in whole pixels, mirrored or not
+// (flips before any padding step), its placement in the output, the boxes normalised to the
+// output, the colour steps to run on the pixels, in order (random_rgb_to_gray appears only when
+// it fires; random_distort_color as its four steps), and TF's true_image_shape: the part of the
+// output the resizer filled (the output size unless keep_aspect_ratio_resizer padded).
 struct DetectionGeometry {
   PixelWindow window;
   bool mirrored = false;
+  OutputPlacement placement;
   std::vector<BoxAnnotation> boxes;
   std::vector<ColourStep> colour;
+  ImageSize true_size;
 };
 
 class DetectionTransform : public SampleTransform {
@@ -144,13 +221,14 @@ class DetectionTransform : public SampleTransform {
 
   // The augmentation's plan for a source of the given size: the steps in order, each drawing
   // from rng (flip: one uniform; crop: one uniform when random_coef > 0, then the sampler's
-  // draws; each colour op: one uniform, random_distort_color four). Boxes with a NaN coordinate
-  // are dropped first; max_boxes is applied last.
+  // draws; each colour op: one uniform, random_distort_color four; scale-crop-pad: three), then
+  // the resizer. Boxes with a NaN coordinate are dropped first; max_boxes is applied last.
   DetectionGeometry plan(ImageSize source, std::vector<BoxAnnotation> boxes, Philox& rng) const;
 
   // Decodes, plans, runs the planned colour steps on the source window (as float), resamples
-  // and normalises into out (F32, BF16 or U8; U8 is left unnormalised). annotations_out gets the image id, the decoded source size and the planned
-  // boxes. Throws BadSampleError for an undecodable image.
+  // and normalises into out (F32, BF16 or U8; U8 is left unnormalised). annotations_out gets the
+  // image id, the decoded source size, the planned boxes and the true-image fractions. Throws
+  // BadSampleError for an undecodable image.
   void apply(const Sample& sample, Philox& rng, DType dtype, void* out,
              ImageAnnotations* annotations_out = nullptr) const override;
 
