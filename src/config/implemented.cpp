@@ -99,6 +99,12 @@ std::span<const ImplementedField> implemented_fields() {
       {"model.ssd.image_resizer.fixed_shape_resizer.{height,width}"},
       {"model.ssd.image_resizer.fixed_shape_resizer.resize_method", {"BILINEAR"}},
       {"model.ssd.image_resizer.fixed_shape_resizer.convert_to_grayscale", {"false"}},
+      // preprocessor.resize_to_range, then zero padding to a max_dimension square: a fixed input.
+      {"model.ssd.image_resizer.keep_aspect_ratio_resizer.{min_dimension,max_dimension}"},
+      {"model.ssd.image_resizer.keep_aspect_ratio_resizer.pad_to_max_dimension", {"true"},
+       "only a fixed model input is implemented: the resized image zero-padded to max_dimension x max_dimension"},
+      {"model.ssd.image_resizer.keep_aspect_ratio_resizer.resize_method", {"BILINEAR"}},
+      {"model.ssd.image_resizer.keep_aspect_ratio_resizer.convert_to_grayscale", {"false"}},
       {"model.ssd.box_coder.faster_rcnn_box_coder.{y_scale,x_scale,height_scale,width_scale}"},
       {"model.ssd.matcher.argmax_matcher.{matched_threshold,unmatched_threshold,ignore_thresholds,"
        "negatives_lower_than_unmatched,force_match_for_each_row,use_matmul_gather}"},
@@ -142,6 +148,8 @@ std::span<const ImplementedField> implemented_fields() {
       {"train_config.data_augmentation_options.random_adjust_hue.max_delta"},
       {"train_config.data_augmentation_options.random_rgb_to_gray.probability"},
       {"train_config.data_augmentation_options.random_distort_color.color_ordering", {"0", "1"}},
+      {"train_config.data_augmentation_options.random_scale_crop_and_pad_to_square.{output_size,scale_min,"
+       "scale_max}"},
       {"{train,eval}_input_reader.label_map_path"},
       {"{train,eval}_input_reader.max_number_of_boxes"},
       {"{train,eval}_input_reader.num_readers"},

@@ -157,6 +157,44 @@ void check_train(const TrainConfig& t, Checker& check) {
   check_learning_rate(o.momentum_optimizer().learning_rate(), at + ".learning_rate", check);
 }
 
+// train_config.data_augmentation_options: the ranges of random_scale_crop_and_pad_to_square, and
+// the combinations the detection transform cannot run as one resample (detection_transform.h):
+// only random_horizontal_flip after it, once, and an image resizer that leaves its
+// output_size square as it is.
+void check_augmentation(const TrainEvalPipelineConfig& config, Checker& check) {
+  const auto& steps = config.train_config().data_augmentation_options();
+  int scale_step = -1;
+  for (int i = 0; i < steps.size(); ++i) {
+    const std::string at = str("train_config.data_augmentation_options[", i, "]");
+    if (scale_step >= 0 && !steps[i].has_random_horizontal_flip())
+      check.require(false, at, "only random_horizontal_flip is implemented after random_scale_crop_and_pad_to_square",
+                    " (data_augmentation_options[", scale_step, "]), whose output is zero-padded");
+    if (!steps[i].has_random_scale_crop_and_pad_to_square()) continue;
+    const RandomScaleCropAndPadToSquare& r = steps[i].random_scale_crop_and_pad_to_square();
+    const std::string scp = at + ".random_scale_crop_and_pad_to_square";
+    check.above(r.output_size(), 0, scp + ".output_size");
+    check.above(r.scale_min(), 0, scp + ".scale_min");
+    check.require(std::isfinite(r.scale_max()) && r.scale_min() <= r.scale_max(), scp + ".scale_max",
+                  "must be >= scale_min (", r.scale_min(), "), got ", r.scale_max());
+    if (scale_step < 0) scale_step = i;
+    if (!config.model().has_ssd() || r.output_size() <= 0) continue;
+    const ImageResizer& resizer = config.model().ssd().image_resizer();
+    const int size = r.output_size();
+    if (resizer.has_fixed_shape_resizer())
+      check.require(resizer.fixed_shape_resizer().height() == size && resizer.fixed_shape_resizer().width() == size,
+                    scp + ".output_size", size, " needs model.ssd.image_resizer.fixed_shape_resizer ", size, "x", size,
+                    " (got ", resizer.fixed_shape_resizer().width(), "x", resizer.fixed_shape_resizer().height(),
+                    "): resizing its output again is not implemented");
+    if (resizer.has_keep_aspect_ratio_resizer())
+      check.require(resizer.keep_aspect_ratio_resizer().min_dimension() == size &&
+                        resizer.keep_aspect_ratio_resizer().max_dimension() == size,
+                    scp + ".output_size", size,
+                    " needs model.ssd.image_resizer.keep_aspect_ratio_resizer min_dimension = max_dimension = ", size,
+                    " (got ", resizer.keep_aspect_ratio_resizer().min_dimension(), " and ",
+                    resizer.keep_aspect_ratio_resizer().max_dimension(), "): resizing its output again is not implemented");
+  }
+}
+
 void check_input(const InputReader& r, const std::string& at, Checker& check) {
   check.require(r.input_reader_case() != InputReader::INPUT_READER_NOT_SET, at,
                 "no data source; set one of tf_record_input_reader, image_folder_input_reader,",
@@ -208,10 +246,21 @@ void check_precision(const PrecisionConfig& p, Checker& check) {
 void check_ssd(const Ssd& ssd, Checker& check) {
   const std::string at = "model.ssd";
   check.above(ssd.num_classes(), 0, at + ".num_classes");
-  check.require(ssd.image_resizer().has_fixed_shape_resizer(), at + ".image_resizer",
-                "fixed_shape_resizer is implemented (keep_aspect_ratio_resizer is not yet)");
-  check.above(ssd.image_resizer().fixed_shape_resizer().height(), 0, at + ".image_resizer.fixed_shape_resizer.height");
-  check.above(ssd.image_resizer().fixed_shape_resizer().width(), 0, at + ".image_resizer.fixed_shape_resizer.width");
+  const ImageResizer& resizer = ssd.image_resizer();
+  check.require(resizer.has_fixed_shape_resizer() || resizer.has_keep_aspect_ratio_resizer(), at + ".image_resizer",
+                "set fixed_shape_resizer or keep_aspect_ratio_resizer");
+  if (resizer.has_fixed_shape_resizer()) {
+    check.above(resizer.fixed_shape_resizer().height(), 0, at + ".image_resizer.fixed_shape_resizer.height");
+    check.above(resizer.fixed_shape_resizer().width(), 0, at + ".image_resizer.fixed_shape_resizer.width");
+  }
+  if (resizer.has_keep_aspect_ratio_resizer()) {
+    // image_resizer_builder raises on min_dimension > max_dimension.
+    const KeepAspectRatioResizer& k = resizer.keep_aspect_ratio_resizer();
+    const std::string keep = at + ".image_resizer.keep_aspect_ratio_resizer";
+    check.above(k.min_dimension(), 0, keep + ".min_dimension");
+    check.require(k.min_dimension() <= k.max_dimension(), keep + ".max_dimension", "must be >= min_dimension (",
+                  k.min_dimension(), "), got ", k.max_dimension());
+  }
   const auto& fe = ssd.feature_extractor();
   const bool efficientnet = fe.type().rfind("ssd_efficientnet", 0) == 0;
   if (efficientnet) {
@@ -274,7 +323,10 @@ void check_values(const TrainEvalPipelineConfig& config, std::vector<std::string
     check.require(!implemented || set == metrics, str("eval_config.metrics_set[", i, "]"), "\"", set,
                   "\" does not fit this model; use \"", metrics, "\"");
   }
-  if (config.has_train_config()) check_train(config.train_config(), check);
+  if (config.has_train_config()) {
+    check_train(config.train_config(), check);
+    check_augmentation(config, check);
+  }
   if (config.has_train_input_reader())
     check_input(config.train_input_reader(), "train_input_reader", check);
   if (config.has_eval_input_reader())

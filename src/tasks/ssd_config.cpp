@@ -241,15 +241,37 @@ double ssd_weight_decay(const config::Ssd& ssd) {
   return extractor;
 }
 
+data::ImageSize ssd_input_size(const config::Ssd& ssd) {
+  const config::ImageResizer& r = ssd.image_resizer();
+  if (r.has_keep_aspect_ratio_resizer())
+    return {r.keep_aspect_ratio_resizer().max_dimension(), r.keep_aspect_ratio_resizer().max_dimension()};
+  return {r.fixed_shape_resizer().height(), r.fixed_shape_resizer().width()};
+}
+
+bool is_efficientnet_extractor(const std::string& type) { return type.rfind("ssd_efficientnet", 0) == 0; }
+
 data::DetectionTransformOptions ssd_transform_options(const config::TrainEvalPipelineConfig& c, bool train) {
   const config::Ssd& ssd = c.model().ssd();
   data::DetectionTransformOptions o;
   o.train = train;
-  o.height = ssd.image_resizer().fixed_shape_resizer().height();
-  o.width = ssd.image_resizer().fixed_shape_resizer().width();
-  // The ResNet extractors' preprocess(): VGG channel means subtracted from RGB 0..255, no scaling.
-  o.mean = {123.68f, 116.779f, 103.939f};
-  o.stddev = {1.f, 1.f, 1.f};
+  const data::ImageSize input = ssd_input_size(ssd);
+  o.height = input.height;
+  o.width = input.width;
+  if (ssd.image_resizer().has_keep_aspect_ratio_resizer()) {
+    const config::KeepAspectRatioResizer& k = ssd.image_resizer().keep_aspect_ratio_resizer();
+    o.keep_aspect_ratio = data::KeepAspectRatioResizerOptions{k.min_dimension(), k.max_dimension()};
+  }
+  if (is_efficientnet_extractor(ssd.feature_extractor().type())) {
+    // SSDEfficientNetBiFPNKerasFeatureExtractor.preprocess(): ((x / 255) - mean) / std with the
+    // ImageNet statistics, in that order.
+    o.mean = {0.485f, 0.456f, 0.406f};
+    o.stddev = {0.229f, 0.224f, 0.225f};
+    o.pixel_divisor = 255.0f;
+  } else {
+    // The ResNet extractors' preprocess(): VGG channel means subtracted from RGB 0..255, no scaling.
+    o.mean = {123.68f, 116.779f, 103.939f};
+    o.stddev = {1.f, 1.f, 1.f};
+  }
   if (train) {
     o.max_boxes = c.train_config().max_number_of_boxes();
     for (const config::PreprocessingStep& step : c.train_config().data_augmentation_options()) {
@@ -279,6 +301,10 @@ data::DetectionTransformOptions ssd_transform_options(const config::TrainEvalPip
         o.augmentations.push_back(data::RandomRGBtoGrayOptions{step.random_rgb_to_gray().probability()});
       } else if (step.has_random_distort_color()) {
         o.augmentations.push_back(data::RandomDistortColorOptions{step.random_distort_color().color_ordering()});
+      } else if (step.has_random_scale_crop_and_pad_to_square()) {
+        const config::RandomScaleCropAndPadToSquare& r = step.random_scale_crop_and_pad_to_square();
+        o.augmentations.push_back(
+            data::RandomScaleCropAndPadToSquareOptions{static_cast<int>(r.output_size()), r.scale_min(), r.scale_max()});
       } else {
         // Names the step that is not implemented yet (the oneof's field), and what is.
         const auto* chosen = step.GetReflection()->GetOneofFieldDescriptor(
@@ -286,7 +312,7 @@ data::DetectionTransformOptions ssd_transform_options(const config::TrainEvalPip
         fail("train_config.data_augmentation_options: ", chosen ? std::string(chosen->name()) : "an empty step",
              " is not implemented yet; implemented: random_horizontal_flip, random_crop_image, "
              "random_adjust_brightness, random_adjust_contrast, random_adjust_hue, random_adjust_saturation, "
-             "random_rgb_to_gray, random_distort_color");
+             "random_rgb_to_gray, random_distort_color, random_scale_crop_and_pad_to_square");
       }
     }
   } else {

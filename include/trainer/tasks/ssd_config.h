@@ -25,8 +25,18 @@ models::PostprocessOptions ssd_postprocess_options(const config::Ssd& ssd);
 // decay of w on convolution kernels); the extractor's and the predictor's must agree.
 double ssd_weight_decay(const config::Ssd& ssd);
 
-// The input pipeline: the train config's augmentation steps in order (train split), the fixed
-// resizer's size, the feature extractor's normalisation and max_number_of_boxes.
+// The network's input size from the image resizer: fixed_shape_resizer's height x width, or
+// keep_aspect_ratio_resizer's max_dimension square (it pads to it). The model's image size must
+// be this one.
+data::ImageSize ssd_input_size(const config::Ssd& ssd);
+
+// Whether a feature extractor type is one of the EfficientNet-BiFPN ones ("ssd_efficientnet...").
+bool is_efficientnet_extractor(const std::string& type);
+
+// The input pipeline: the train config's augmentation steps in order (train split), the image
+// resizer (ssd_input_size; keep_aspect_ratio_resizer's size rule and padding), the feature
+// extractor's normalisation (ResNet: minus the VGG means; EfficientNet: (x / 255 - mean) / std
+// with the ImageNet statistics) and max_number_of_boxes.
 data::DetectionTransformOptions ssd_transform_options(const config::TrainEvalPipelineConfig& c, bool train);
 
 }  // namespace trainer::tasks
