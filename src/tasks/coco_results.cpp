@@ -1,10 +1,12 @@
 #include "trainer/tasks/coco_results.h"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <unordered_set>
 
 #include "trainer/core/json_text.h"
+#include "trainer/data/box_ops.h"
 
 namespace trainer::tasks {
 
@@ -14,11 +16,53 @@ eval::BBox to_coco_box(float ymin, float xmin, float ymax, float xmax, int width
   return {x0, y0, x1 - x0, y1 - y0};
 }
 
+namespace {
+
+bool padded(const data::ImageAnnotations& image) {
+  return image.true_height_fraction != 1.0f || image.true_width_fraction != 1.0f;
+}
+
+}  // namespace
+
+std::array<float, 4> true_image_window(const data::ImageAnnotations& image) {
+  return {0.0f, 0.0f, image.true_height_fraction, image.true_width_fraction};
+}
+
+std::vector<models::DetectedBox> detections_in_original_image(std::vector<models::DetectedBox> detections,
+                                                              const data::ImageAnnotations& image) {
+  if (!padded(image)) return detections;
+  const std::array<float, 4> w = true_image_window(image);
+  TRAINER_CHECK(w[2] > 0 && w[3] > 0, "detections: the true-image window [0, 0, ", w[2], ", ", w[3], "] is empty");
+  // box_list_ops.clip_to_window: max(min(v, window max), window min) per coordinate; then the
+  // boxes with area > 0 (filter_nonoverlapping); change_coordinate_frame: (v - min) * (1 / size).
+  const float y_scale = 1.0f / (w[2] - w[0]), x_scale = 1.0f / (w[3] - w[1]);
+  std::vector<models::DetectedBox> out;
+  out.reserve(detections.size());
+  for (models::DetectedBox d : detections) {
+    float* b = d.box;
+    for (int k : {0, 2}) b[k] = std::max(std::min(b[k], w[2]), w[0]);
+    for (int k : {1, 3}) b[k] = std::max(std::min(b[k], w[3]), w[1]);
+    if (!((b[2] - b[0]) * (b[3] - b[1]) > 0.0f)) continue;
+    for (int k : {0, 2}) b[k] = (b[k] - w[0]) * y_scale;
+    for (int k : {1, 3}) b[k] = (b[k] - w[1]) * x_scale;
+    out.push_back(d);
+  }
+  return out;
+}
+
+std::vector<data::BoxAnnotation> ground_truth_in_original_image(std::vector<data::BoxAnnotation> boxes,
+                                                                const data::ImageAnnotations& image) {
+  if (!padded(image)) return boxes;
+  const std::array<float, 4> w = true_image_window(image);
+  data::change_coordinate_frame(boxes, data::BoxWindow{w[0], w[1], w[2], w[3]});
+  return boxes;
+}
+
 void CocoResults::add(const data::ImageAnnotations& image, const std::vector<models::DetectedBox>& detections) {
   TRAINER_CHECK(image.image_id >= 0, "evaluation needs image ids; the eval reader gave none");
   image_ids_.push_back(image.image_id);
   images_.push_back({image.image_id, "", image.original_width, image.original_height});
-  for (const data::BoxAnnotation& b : image.boxes) {
+  for (const data::BoxAnnotation& b : ground_truth_in_original_image(image.boxes, image)) {
     eval::CocoAnnotation a;
     a.id = static_cast<int64_t>(annotations_.size()) + 1;
     a.image_id = image.image_id;
@@ -28,7 +72,7 @@ void CocoResults::add(const data::ImageAnnotations& image, const std::vector<mod
     a.iscrowd = b.crowd;
     annotations_.push_back(a);
   }
-  for (const models::DetectedBox& d : detections) {
+  for (const models::DetectedBox& d : detections_in_original_image(detections, image)) {
     detections_.push_back({image.image_id, d.class_id,
                            to_coco_box(d.box[0], d.box[1], d.box[2], d.box[3], image.original_width,
                                        image.original_height),

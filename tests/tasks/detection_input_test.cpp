@@ -1,7 +1,9 @@
 // The detection task's input pipeline from the config (ssd_transform_options): the TF2 zoo's
 // EfficientDet-D0 config gives its 512 padded resizer, flip then random_scale_crop_and_pad_to_square,
 // and the EfficientNet extractors' normalisation; NVIDIA's SSD320 keeps its fixed resizer and the
-// ResNet means. Pixels through the transform are checked against the API's formulas.
+// ResNet means. Pixels through the transform are checked against the API's formulas. Then the way
+// back: detections and ground truth normalised to the padded input, mapped to the original image
+// as the API does with true_image_shape, on hand-computed boxes.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,6 +11,7 @@
 
 #include "trainer/config/config.h"
 #include "trainer/data/detection_transform.h"
+#include "trainer/tasks/coco_results.h"
 #include "trainer/tasks/ssd_config.h"
 
 namespace trainer::tasks {
@@ -84,6 +87,106 @@ TEST(SsdTransformOptions, EfficientNetNormalisationThroughTheTransform) {
   }
   EXPECT_NEAR(out[0], 0.0740646f, 1e-6);  // (128/255 - 0.485) / 0.229
   EXPECT_NEAR(out[(300 * 512 + 7) * 3], -2.1179039f, 1e-6);
+}
+
+
+// ---- the way back from the padded input (coco_results.h) ----
+
+models::DetectedBox detected(float ymin, float xmin, float ymax, float xmax, int32_t id, float score = 0.5f) {
+  return {{ymin, xmin, ymax, xmax}, score, id};
+}
+
+// A 480x640 image in the 512 square: resized to 384x512, true fractions 0.75 and 1.
+data::ImageAnnotations padded_row() {
+  data::ImageAnnotations a;
+  a.image_id = 7;
+  a.original_height = 480;
+  a.original_width = 640;
+  a.true_height_fraction = 384.0f / 512.0f;
+  return a;
+}
+
+TEST(TrueImage, DetectionsAreClippedToTheImageAndMovedIntoItsFrame) {
+  const data::ImageAnnotations row = padded_row();
+  EXPECT_EQ(true_image_window(row), (std::array<float, 4>{0.0f, 0.0f, 0.75f, 1.0f}));
+  const std::vector<models::DetectedBox> found = {
+      detected(0.375f, 0.25f, 0.75f, 0.5f, 1),  // inside: y * (1 / 0.75)
+      detected(0.8f, 0.0f, 0.9f, 0.5f, 2),      // wholly in the padding: no area after clipping, dropped
+      detected(0.5f, 0.0f, 0.9f, 0.5f, 3)};     // partly: clipped at 0.75, then moved
+  const std::vector<models::DetectedBox> back = detections_in_original_image(found, row);
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].class_id, 1);
+  EXPECT_EQ(std::vector<float>(back[0].box, back[0].box + 4), (std::vector<float>{0.5f, 0.25f, 1.0f, 0.5f}));
+  EXPECT_EQ(back[1].class_id, 3);
+  EXPECT_EQ(std::vector<float>(back[1].box, back[1].box + 4), (std::vector<float>{0.6666667f, 0.0f, 1.0f, 0.5f}));
+  EXPECT_EQ(back[1].score, 0.5f);
+  // In COCO pixels of the original 640x480: x 0.25 * 640, y 0.5 * 480.
+  CocoResults results;
+  results.add(row, found);
+  ASSERT_EQ(results.detections().size(), 2u);
+  const eval::BBox px = results.detections()[0].bbox;
+  EXPECT_EQ(px.x, 160.0);
+  EXPECT_EQ(px.y, 240.0);
+  EXPECT_EQ(px.w, 160.0);
+  EXPECT_EQ(px.h, 240.0);
+}
+
+TEST(TrueImage, GroundTruthThroughTheTransformComesBackInOriginalPixels) {
+  // The eval transform moves the boxes into the padded frame (y * 0.75), CocoResults moves them
+  // back (y * (1 / 0.75)): TensorFlow's round trip, exact here, one float step off for 0.1.
+  const config::TrainEvalPipelineConfig c = config::load_pipeline_config(repo_path(kEfficientDet));
+  const data::DetectionTransform t(ssd_transform_options(c, false));
+  data::Sample s;
+  s.name = "gt";
+  s.image = data::Image(480, 640, 3);
+  s.annotations.image_id = 7;
+  s.annotations.boxes = {{0.5f, 0.25f, 0.75f, 0.5f, 1, false, -1}, {0.1f, 0.0f, 0.2f, 0.1f, 2, false, -1}};
+  std::vector<float> out(512 * 512 * 3);
+  data::ImageAnnotations row;
+  Philox rng(0, 0);
+  t.apply(s, rng, DType::F32, out.data(), &row);
+  EXPECT_EQ(row.true_height_fraction, 0.75f);
+  EXPECT_EQ(row.true_width_fraction, 1.0f);
+  EXPECT_EQ(row.boxes[0].ymin, 0.375f);
+  EXPECT_EQ(row.boxes[0].ymax, 0.5625f);
+  const std::vector<data::BoxAnnotation> back = ground_truth_in_original_image(row.boxes, row);
+  EXPECT_EQ(back[0].ymin, 0.5f);
+  EXPECT_EQ(back[0].ymax, 0.75f);
+  EXPECT_EQ(back[1].ymin, 0.10000001f);  // 0.1 * 0.75 = 0.075, * 1.3333334
+  EXPECT_EQ(back[1].xmax, 0.1f);         // x untouched (fraction 1)
+  CocoResults results;
+  row.original_height = 480;
+  row.original_width = 640;
+  results.add(row, {});
+  const eval::CocoDataset gt = results.ground_truth(nullptr, 90);
+  ASSERT_EQ(gt.annotations().size(), 2u);
+  const eval::BBox b = gt.annotations()[0].bbox;
+  EXPECT_EQ(b.x, 160.0);
+  EXPECT_EQ(b.y, 240.0);
+  EXPECT_EQ(b.w, 160.0);
+  EXPECT_EQ(b.h, 120.0);
+}
+
+TEST(TrueImage, UnpaddedRowsAreLeftExactlyAsTheyAre) {
+  data::ImageAnnotations row;  // fractions 1: a fixed_shape_resizer row
+  row.image_id = 1;
+  row.original_height = 300;
+  row.original_width = 500;
+  row.boxes = {{0.1f, 0.2f, 0.3f, 0.4f, 1, false, -1}};
+  const std::vector<models::DetectedBox> found = {detected(0.1234567f, 0.2f, 0.9876543f, 0.7f, 4, 0.9f),
+                                                  detected(0.3f, 0.3f, 0.3f, 0.6f, 5)};  // no area: kept as it is
+  const std::vector<models::DetectedBox> back = detections_in_original_image(found, row);
+  ASSERT_EQ(back.size(), found.size());
+  for (size_t i = 0; i < found.size(); ++i)
+    EXPECT_EQ(std::vector<float>(back[i].box, back[i].box + 4), std::vector<float>(found[i].box, found[i].box + 4));
+  EXPECT_EQ(ground_truth_in_original_image(row.boxes, row), row.boxes);
+  CocoResults results;
+  results.add(row, found);
+  const eval::BBox want = to_coco_box(0.1234567f, 0.2f, 0.9876543f, 0.7f, 500, 300);
+  EXPECT_EQ(results.detections()[0].bbox.x, want.x);
+  EXPECT_EQ(results.detections()[0].bbox.y, want.y);
+  EXPECT_EQ(results.detections()[0].bbox.w, want.w);
+  EXPECT_EQ(results.detections()[0].bbox.h, want.h);
 }
 
 }  // namespace
