@@ -50,17 +50,6 @@ TEST(Cli, Ssd320ConfigSummaryCountsTheParameters) {
   std::filesystem::remove_all(scratch);
 }
 
-TEST(Cli, EfficientDetConfigNamesWhatIsNotImplementedYet) {
-  const auto scratch = scratch_dir("tfod");
-  RunResult r = run_trainer(
-      {"--config", "configs/tfod/ssd_efficientdet_d0_512x512_coco17_tpu-8.config", "--mode", "summary"}, scratch);
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find("model.ssd.image_resizer.keep_aspect_ratio_resizer is valid but not implemented yet"),
-            std::string::npos)
-      << r.err;
-  std::filesystem::remove_all(scratch);
-}
-
 TEST(Cli, UsageErrors) {
   const auto scratch = scratch_dir("usage");
   RunResult none = run_trainer({}, scratch);

@@ -100,6 +100,57 @@ TEST(Detection, OverfitsFourRealCocoImagesThenEvaluatesAndPredicts) {
   std::filesystem::remove_all(scratch);
 }
 
+// The TF2 zoo's EfficientDet-D0 config (configs/tfod/, byte for byte: EfficientNet-B0 + BiFPN,
+// keep-aspect 512 resizer with padding, scale jitter, bfloat16, soft-NMS off) in every mode, only
+// the data paths, the step count and the model directory by --override, on the 4 real COCO images.
+TEST(Detection, EfficientDetZooConfigRunsInEveryMode) {
+  const auto scratch = scratch_dir("effdet-zoo");
+  const std::string config = "configs/tfod/ssd_efficientdet_d0_512x512_coco17_tpu-8.config";
+  const std::string reader = "label_map_path: \"configs/tfod/mscoco_label_map.pbtxt\" coco_json_input_reader { "
+                             "annotations_file: \"tests/eval/data/instances_val2017_mini.json\" image_dir: "
+                             "\"tests/data/fixtures\" } num_workers: 1";
+  const std::vector<std::string> common = {
+      "--config", config,
+      "--override", "train_input_reader { " + reader + " } eval_input_reader { " + reader + " }",
+      "--override", "train_config { batch_size: 2 num_steps: 2 fine_tune_checkpoint: \"\" }",
+      "--override", "runtime { model_dir: \"" + (scratch / "model").string() + "\" }"};
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = common;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_trainer(args, scratch);
+  };
+
+  RunResult summary = run({"--mode", "summary"});
+  ASSERT_EQ(summary.status, 0) << summary.err;
+  EXPECT_NE(summary.out.find("parameters: 3880067"), std::string::npos) << summary.out;  // effdet's tf_efficientdet_d0
+
+  RunResult train = run({"--log-json", (scratch / "train.json").string()});
+  ASSERT_EQ(train.status, 0) << train.err;
+  EXPECT_TRUE(std::isfinite(logged(scratch / "train.json", "loss"))) << train.err;
+  // Trained two steps, then evaluated: pycocotools' 12 lines.
+  EXPECT_NE(train.out.find(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "),
+            std::string::npos)
+      << train.out;
+
+  RunResult eval = run({"--mode", "eval", "--log-json", (scratch / "eval.json").string()});
+  ASSERT_EQ(eval.status, 0) << eval.err;
+  EXPECT_GE(logged(scratch / "eval.json", "coco.AP"), 0.0);
+  EXPECT_TRUE(std::filesystem::exists(scratch / "model" / "detections-2.json")) << eval.err;
+
+  RunResult predict =
+      run({"--mode", "predict", "--output", (scratch / "drawn").string(), "tests/data/fixtures/000000289393.jpg"});
+  ASSERT_EQ(predict.status, 0) << predict.err;
+  EXPECT_NE(predict.out.find("000000289393.jpg: 640x480"), std::string::npos) << predict.out;
+  EXPECT_TRUE(std::filesystem::exists(scratch / "drawn" / "000000289393.png")) << predict.out;
+
+  RunResult bench = run({"--mode", "benchmark", "--override",
+                         "benchmark { warmup_steps: 1 steps: 1 inference_warmup_steps: 1 inference_steps: 1 }"});
+  ASSERT_EQ(bench.status, 0) << bench.err;
+  EXPECT_NE(bench.out.find("train imgs/sec: "), std::string::npos) << bench.out;
+  EXPECT_NE(bench.out.find("infer imgs/sec: "), std::string::npos) << bench.out;
+  std::filesystem::remove_all(scratch);
+}
+
 std::vector<std::string> augmented_run(const std::filesystem::path& model_dir, int steps) {
   return {"--config", kOverfit,
           "--override", "model { ssd { image_resizer { fixed_shape_resizer { height: 256 width: 256 } } } }",
