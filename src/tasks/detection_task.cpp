@@ -243,7 +243,8 @@ int DetectionTask::predict(const std::vector<std::string>& files, const PredictO
       data::ImageAnnotations image;
       Philox unused(0, 0);  // the eval transform draws nothing
       transform.apply(sample, unused, DType::F32, x.raw(), &image);
-      const std::vector<models::DetectedBox> found = detect(ctx, x)[0];
+      // Normalised to the (possibly padded) input: back to the original image first.
+      const std::vector<models::DetectedBox> found = detections_in_original_image(detect(ctx, x)[0], image);
       std::vector<DrawnBox> drawn;
       int shown = 0;
       std::printf("%s: %dx%d\n", file.c_str(), image.original_width, image.original_height);
