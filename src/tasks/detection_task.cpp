@@ -158,13 +158,19 @@ data::Batch DetectionTask::synthetic_batch(int64_t n) const {
   return b;
 }
 
-std::vector<std::vector<models::DetectedBox>> DetectionTask::detect(Context& ctx, const Tensor& images) const {
+std::vector<std::vector<models::DetectedBox>> DetectionTask::detect(Context& ctx, const Tensor& images,
+                                                                    const std::vector<data::ImageAnnotations>& rows) const {
   const models::SsdDetector::Output out = model_.forward(ctx, images.to(ctx.device));
+  // TF clips to the true image (the padded input's top-left part) before keeping the best boxes.
+  std::vector<std::array<float, 4>> windows;
+  for (const data::ImageAnnotations& row : rows) windows.push_back(true_image_window(row));
   return models::postprocess_batch(out.class_logits.to(Device::cpu()), out.box_codes.to(Device::cpu()),
-                                   model_.anchors(), postprocess_);
+                                   model_.anchors(), postprocess_, windows);
 }
 
-void DetectionTask::infer(Context& ctx, const data::Batch& batch) const { detect(ctx, batch.images); }
+void DetectionTask::infer(Context& ctx, const data::Batch& batch) const {
+  detect(ctx, batch.images, batch.annotations);
+}
 
 MetricMap DetectionTask::evaluate(const EvalOptions& options) {
   std::unique_ptr<data::Loader> eval = loader(Split::Eval);
@@ -173,7 +179,7 @@ MetricMap DetectionTask::evaluate(const EvalOptions& options) {
   const int64_t limit = config_.eval_config().num_examples();  // 0: all
   const auto start = std::chrono::steady_clock::now();
   while (auto batch = eval->next()) {
-    const auto detections = detect(ctx, batch->images);
+    const auto detections = detect(ctx, batch->images, batch->annotations);
     for (size_t i = 0; i < detections.size(); ++i) {
       if (limit > 0 && static_cast<int64_t>(results.image_ids().size()) >= limit) break;
       results.add(batch->annotations[i], detections[i]);
@@ -244,7 +250,7 @@ int DetectionTask::predict(const std::vector<std::string>& files, const PredictO
       Philox unused(0, 0);  // the eval transform draws nothing
       transform.apply(sample, unused, DType::F32, x.raw(), &image);
       // Normalised to the (possibly padded) input: back to the original image first.
-      const std::vector<models::DetectedBox> found = detections_in_original_image(detect(ctx, x)[0], image);
+      const std::vector<models::DetectedBox> found = detections_in_original_image(detect(ctx, x, {image})[0], image);
       std::vector<DrawnBox> drawn;
       int shown = 0;
       std::printf("%s: %dx%d\n", file.c_str(), image.original_width, image.original_height);

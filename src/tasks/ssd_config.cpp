@@ -151,13 +151,9 @@ models::SsdConfig ssd_model_config(const config::Ssd& ssd) {
   m.feature_extractor = fe.type();
   m.num_classes = ssd.num_classes();
   m.background_slot = ssd.add_background_class();
-  if (ssd.image_resizer().has_keep_aspect_ratio_resizer()) {
-    // Padded to a max_dimension square (pad_to_max_dimension; value_checks refuses false).
-    m.image_height = m.image_width = ssd.image_resizer().keep_aspect_ratio_resizer().max_dimension();
-  } else {
-    m.image_height = ssd.image_resizer().fixed_shape_resizer().height();
-    m.image_width = ssd.image_resizer().fixed_shape_resizer().width();
-  }
+  const data::ImageSize input = ssd_input_size(ssd);
+  m.image_height = input.height;
+  m.image_width = input.width;
   if (const int variant = efficientnet_variant(fe.type()); variant >= 0) map_efficientnet_bifpn(ssd, variant, m);
   else map_resnet_fpn(ssd, m);
 

@@ -35,7 +35,9 @@ class DetectionTask final : public Task {
   const models::SsdDetector& model() const { return model_; }
   // Detections of a batch (eval-mode forward + post-processing), boxes normalised to the
   // network input (= the source image, the resizer keeps no aspect ratio).
-  std::vector<std::vector<models::DetectedBox>> detect(Context& ctx, const Tensor& images) const;
+  // rows: the images' annotations (where each image is in its padded input), or empty.
+  std::vector<std::vector<models::DetectedBox>> detect(Context& ctx, const Tensor& images,
+                                                       const std::vector<data::ImageAnnotations>& rows = {}) const;
 
  private:
   std::shared_ptr<data::Dataset> dataset(Split split) const;

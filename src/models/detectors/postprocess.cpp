@@ -32,7 +32,8 @@ std::vector<DetectedBox> postprocess_detections(const float* class_logits, const
   nms.max_size_per_class = o.max_detections_per_class;
   nms.max_total_size = o.max_total_detections;
   nms.soft_nms_sigma = o.soft_nms_sigma;
-  nms.clip = true;  // the clip window of a full, unpadded image: [0, 0, 1, 1]
+  nms.clip = true;
+  std::copy(o.clip_window.begin(), o.clip_window.end(), nms.clip_window);
   nms.class_major = true;
   std::vector<DetectedBox> out;
   for (const cpu::Detection& d : cpu::multiclass_nms(boxes.data(), scores.data(), num_anchors, k, nms)) {
@@ -46,7 +47,8 @@ std::vector<DetectedBox> postprocess_detections(const float* class_logits, const
 }
 
 std::vector<std::vector<DetectedBox>> postprocess_batch(const Tensor& class_logits, const Tensor& box_codes,
-                                                        const Tensor& anchors, const PostprocessOptions& o) {
+                                                        const Tensor& anchors, const PostprocessOptions& o,
+                                                        const std::vector<std::array<float, 4>>& clip_windows) {
   TRAINER_CHECK(anchors.dtype() == DType::F32 && anchors.rank() == 2 && anchors.dim(1) == 4,
                 "postprocess: anchors ", anchors.describe(), " are not f32 [A, 4]");
   const int64_t a = anchors.dim(0);
@@ -64,9 +66,14 @@ std::vector<std::vector<DetectedBox>> postprocess_batch(const Tensor& class_logi
   const int64_t n = logits.dim(0), slots = logits.dim(2);
   std::vector<std::vector<DetectedBox>> out;
   // Images one after another: multiclass_nms spreads each image's classes over the threads.
-  for (int64_t i = 0; i < n; ++i)
+  TRAINER_CHECK(clip_windows.empty() || static_cast<int64_t>(clip_windows.size()) == n, "postprocess: ",
+                clip_windows.size(), " clip windows for ", n, " images");
+  for (int64_t i = 0; i < n; ++i) {
+    PostprocessOptions image = o;
+    if (!clip_windows.empty()) image.clip_window = clip_windows[i];
     out.push_back(postprocess_detections(logits.data<float>() + i * a * slots, codes.data<float>() + i * a * 4,
-                                         anchor_data.data<float>(), a, slots, o));
+                                         anchor_data.data<float>(), a, slots, image));
+  }
   return out;
 }
 

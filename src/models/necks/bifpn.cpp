@@ -5,6 +5,7 @@
 #include "trainer/ops/activation.h"
 #include "trainer/ops/fusion.h"
 #include "trainer/ops/pooling.h"
+#include "trainer/ops/shape_ops.h"
 #include "trainer/ops/upsample.h"
 
 namespace trainer::models {
@@ -86,9 +87,14 @@ BiFpn::BiFpn(std::string name, nn::ParameterStore& store, const BiFpnConfig& c, 
 
 BiFpn::~BiFpn() = default;
 
-Tensor BiFpn::resample(Context& ctx, Tensor x, int from_level, int to_level) const {
+Tensor BiFpn::resample(Context& ctx, Tensor x, int from_level, int to_level, int64_t height, int64_t width) const {
   for (int l = from_level; l > to_level; --l) x = ops::upsample_nearest2x(ctx, x);
   for (int l = from_level; l < to_level; ++l) x = ops::max_pool2d(ctx, x, {3, 3, 2, 2});  // 3x3/2 'SAME'
+  // Inputs not divisible by 2^max_level: 'SAME' halving rounds up, so a level can be one row or
+  // column smaller than twice the level above. Nearest resizing to the smaller size (effdet's
+  // interpolate: source index floor(i * in / out)) picks the same rows as doubling and cutting.
+  if (x.dim(1) > height && x.dim(1) <= height + 1) x = ops::slice(ctx, x, 1, 0, height);
+  if (x.dim(2) > width && x.dim(2) <= width + 1) x = ops::slice(ctx, x, 2, 0, width);
   return x;
 }
 
@@ -108,11 +114,13 @@ std::vector<Tensor> BiFpn::forward(Context& ctx, const std::vector<Tensor>& feat
       for (size_t j = 0; j < node->inputs.size(); ++j) {
         Tensor x = maps[node->inputs[j]];
         if (node->projections[j]) x = node->projections[j]->forward(ctx, x);
-        x = resample(ctx, x, map_level[node->inputs[j]], node->level);
+        // The node's first input is at its own level: the size every edge is resampled to.
+        const Tensor& own = maps[node->inputs[0]];
+        x = resample(ctx, x, map_level[node->inputs[j]], node->level, own.dim(1), own.dim(2));
         if (!edges.empty())
           TRAINER_CHECK(x.shape() == edges[0].shape(), "bifpn ", name(), ": level ", node->level, " receives ",
                         edges[0].describe(), " and ", x.describe(), " (from level ", map_level[node->inputs[j]],
-                        "); the input size must be divisible by 2^", config_.max_level);
+                        ")");
         edges.push_back(std::move(x));
       }
       Tensor fused = ops::weighted_fusion(ctx, edges, node->weights->value, config_.fusion_epsilon);

@@ -5,6 +5,7 @@
 // NMS and drops boxes the clipping leaves without area.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -22,6 +23,10 @@ struct PostprocessOptions {
   int64_t max_total_detections = 100;
   bool background_slot = true;  // add_background_class: logit slot 0 is the background, sliced off
   float soft_nms_sigma = 0.f;    // > 0: Gaussian soft-NMS (cpu::MulticlassNmsOptions)
+  // Where the image is in the input, [ymin, xmin, ymax, xmax] normalised: kept boxes are clipped
+  // to it (those left without area dropped) before max_total_detections, as TF's clip_window from
+  // true_image_shape; [0, 0, 1, 1] for an unpadded input.
+  std::array<float, 4> clip_window = {0.f, 0.f, 1.f, 1.f};
 };
 
 struct DetectedBox {
@@ -31,13 +36,16 @@ struct DetectedBox {
 };
 
 // One image, best score first (ties: lower class id, then NMS selection order).
-// class_logits: [A, num_classes + 1] (slot 0 the background), box_codes: [A, 4], anchors: [A, 4]
+// class_logits: [A, slots] (num_classes + 1 with slot 0 the background, or num_classes without:
+// options.background_slot), box_codes: [A, 4], anchors: [A, 4]
 std::vector<DetectedBox> postprocess_detections(const float* class_logits, const float* box_codes,
                                                 const float* anchors, int64_t num_anchors, int64_t num_class_slots,
                                                 const PostprocessOptions& options);
 
-// Every image of a batch. class_logits: F32 [N, A, K + 1], box_codes: F32 [N, A, 4], anchors: F32 [A, 4].
+// Every image of a batch. class_logits: F32 [N, A, slots], box_codes: F32 [N, A, 4], anchors: F32 [A, 4].
+// clip_windows: one per image (options.clip_window for each), or empty for options' own.
 std::vector<std::vector<DetectedBox>> postprocess_batch(const Tensor& class_logits, const Tensor& box_codes,
-                                                        const Tensor& anchors, const PostprocessOptions& options);
+                                                        const Tensor& anchors, const PostprocessOptions& options,
+                                                        const std::vector<std::array<float, 4>>& clip_windows = {});
 
 }  // namespace trainer::models

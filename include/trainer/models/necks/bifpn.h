@@ -10,7 +10,8 @@
 //   a node:  every input resampled to the node's level — a 1x1 convolution (bias) + batchnorm
 //            when its channels differ from `depth` (only raw backbone maps in the first cell; each
 //            edge has its own), then nearest 2x upsampling or a 3x3/2 'SAME' max-pool per level
-//            step — then fast normalised fusion with a learned weight per edge (ops/fusion.h:
+//            step (cut to the node's size where 'SAME' halving had rounded up: inputs need not be
+//            divisible by 2^max_level) — then fast normalised fusion with a learned weight per edge (ops/fusion.h:
 //            relu(w_i) / (sum relu(w) + 1e-4), weights initialised to 1), swish, a 3x3 separable
 //            convolution (bias on the pointwise part) and batchnorm without activation.
 //   `num_iterations` cells in sequence. Output: P_min..P_max, `depth` channels.
@@ -54,7 +55,8 @@ class BiFpn final : public Neck {
   struct Node;
 
  private:
-  Tensor resample(Context& ctx, Tensor x, int from_level, int to_level) const;
+  // x from its level to `to_level`, then cut to height x width where doubling overshoots by one.
+  Tensor resample(Context& ctx, Tensor x, int from_level, int to_level, int64_t height, int64_t width) const;
 
   BiFpnConfig config_;
   std::vector<size_t> inputs_;                            // endpoint index per backbone level
