@@ -7,6 +7,7 @@
 #if TRAINER_HAS_CUDA_KERNELS && !TRAINER_CUDA_EMULATED
 #include "trainer/kernels/cuda/conv2d.h"  // cuDNN
 #endif
+#include "trainer/ops/part_scope.h"
 #include "trainer/ops/shape_ops.h"
 #include "trainer/ops/tensor_math.h"
 
@@ -23,6 +24,8 @@ Tensor conv2d(Context& ctx, const Tensor& x_in, const Tensor& w_in, const Tensor
               const Conv2dOptions& o) {
   ops_detail::check_rank("conv2d", x_in, 4, "NHWC input");
   ops_detail::check_rank("conv2d", w_in, 4, "OHWI weight");
+  // Depthwise convolutions are where CPU frameworks lose time: benchmark mode reports their share.
+  const PartScope part(ctx, o.groups > 1 && o.groups == x_in.dim(3) ? "depthwise convolution" : nullptr);
   const Tensor x = cast(ctx, x_in, ctx.gemm_dtype()).contiguous();
   const Tensor w = cast(ctx, w_in, ctx.gemm_dtype()).contiguous();
   TRAINER_CHECK(x.dim(3) == w.dim(3) * o.groups, "conv2d: input ", x_in.describe(), " has ", x.dim(3),

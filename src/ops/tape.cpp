@@ -1,5 +1,7 @@
 #include "trainer/ops/tape.h"
 
+#include <chrono>
+
 #include "trainer/ops/tensor_math.h"
 
 namespace trainer {
@@ -18,7 +20,7 @@ void Tape::track_leaf(Tensor& value, const Tensor& grad) {
 
 template <typename Refs>
 void Tape::record_entry(const Refs& inputs, Backward backward) {
-  Entry e{std::move(backward), {}};
+  Entry e{std::move(backward), {}, part_};
   for (const GradRef& in : inputs) {
     if (!in.requires_grad()) continue;
     TRAINER_ASSERT(in.id < static_cast<int64_t>(slots_.size()));
@@ -85,7 +87,13 @@ void Tape::backward(const Tensor& root, const Tensor& seed) {
   for (size_t i = entries_.size(); i-- > 0;) {
     Entry e = std::move(entries_[i]);
     entries_.pop_back();
-    e.backward(*this);  // the closure and everything it saved die at the end of this iteration
+    if (part_times_ && e.part) {
+      const auto start = std::chrono::steady_clock::now();
+      e.backward(*this);
+      part_times_->add(e.part, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    } else {
+      e.backward(*this);  // the closure and everything it saved die at the end of this iteration
+    }
     for (const int64_t id : e.leaves)
       if (--slots_[id].pending == 0) finish_leaf(id);
   }

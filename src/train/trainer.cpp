@@ -81,6 +81,7 @@ StepResult Trainer::step(const TrainBatch& batch) {
     Tape tape;
     Context ctx(options_.execution, &tape, true);
     ctx.device = store.device();
+    tape.time_parts(ctx.part_times);
     store.track(tape);
     const Tensor loss = task_.loss(ctx, batch, step_);
     r.loss = loss.item();

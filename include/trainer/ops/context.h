@@ -4,6 +4,7 @@
 #include <string>
 
 #include "trainer/core/dtype.h"
+#include "trainer/core/part_times.h"
 #include "trainer/core/random.h"
 #include "trainer/kernels/cpu/conv2d.h"
 #include "trainer/kernels/cuda/stream.h"
@@ -48,6 +49,9 @@ struct ExecutionSettings {
   // backward needs, are taken over every rank's batch through this communicator (null: each
   // process's own batch).
   dist::Communicator* sync_batchnorm = nullptr;
+  // Benchmark mode's breakdown: time in the parts the model marks (ops/part_scope.h); null: not
+  // measured.
+  PartTimes* part_times = nullptr;
 };
 
 struct Context : ExecutionSettings {
@@ -60,6 +64,8 @@ struct Context : ExecutionSettings {
   // The draws of stochastic layers (drop-connect) while training, from a generator the task
   // seeds per step (so a resumed run draws the same); null: nothing is dropped.
   Philox* rng = nullptr;
+  // The part of the network running now (ops/part_scope.h), while part_times is set.
+  const char* part = nullptr;
   // The stream CUDA kernels run on (null: the default stream). CPU work ignores it.
   cuda::Stream stream = nullptr;
 

@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "trainer/core/part_times.h"
 #include "trainer/core/tensor.h"
 
 namespace trainer {
@@ -51,6 +52,11 @@ class Tape {
   // that named it has run (leaves nothing named are final, as zeros, before the first).
   void on_leaf_final(std::function<void(int64_t grad_id)> callback) { on_leaf_final_ = std::move(callback); }
 
+  // Closures recorded from now on belong to `part` (null: none); with time_parts set, backward()
+  // adds each such closure's time to it (ops/part_scope.h).
+  void set_part(const char* part) { part_ = part; }
+  void time_parts(PartTimes* times) { part_times_ = times; }
+
   // Seeds d(root) = seed (same shape as root) and runs every closure in reverse, once.
   void backward(const Tensor& root, const Tensor& seed);
 
@@ -71,6 +77,7 @@ class Tape {
   struct Entry {
     Backward backward;
     std::vector<int64_t> leaves;  // the leaf inputs it named (most closures: none)
+    const char* part = nullptr;
   };
   template <typename Refs>
   void record_entry(const Refs& inputs, Backward backward);
@@ -79,6 +86,8 @@ class Tape {
   std::vector<Slot> slots_;
   std::vector<Entry> entries_;
   std::function<void(int64_t)> on_leaf_final_;
+  const char* part_ = nullptr;
+  PartTimes* part_times_ = nullptr;
 };
 
 }  // namespace trainer

@@ -5,6 +5,7 @@
 #include "trainer/ops/activation.h"
 #include "trainer/ops/drop_connect.h"
 #include "trainer/ops/elementwise.h"
+#include "trainer/ops/part_scope.h"
 #include "trainer/ops/pooling.h"
 #include "trainer/ops/shape_ops.h"
 
@@ -56,12 +57,15 @@ struct EfficientNetBackbone::Block {
   Tensor forward(Context& ctx, const Tensor& x) const {
     Tensor h = expand ? expand->forward(ctx, x) : x;
     h = depthwise->forward(ctx, h);
-    // Squeeze-excite: a per-sample channel scale from the map's mean.
-    Tensor s = ops::global_avg_pool(ctx, h);
-    s = ops::reshape(ctx, s, {s.dim(0), 1, 1, s.dim(1)});
-    s = ops::activation(ctx, se_reduce->forward(ctx, s), activation);
-    s = ops::sigmoid(ctx, se_expand->forward(ctx, s));
-    h = ops::mul(ctx, h, s);
+    {
+      // Squeeze-excite: a per-sample channel scale from the map's mean.
+      const ops::PartScope part(ctx, "squeeze-excite");
+      Tensor s = ops::global_avg_pool(ctx, h);
+      s = ops::reshape(ctx, s, {s.dim(0), 1, 1, s.dim(1)});
+      s = ops::activation(ctx, se_reduce->forward(ctx, s), activation);
+      s = ops::sigmoid(ctx, se_expand->forward(ctx, s));
+      h = ops::mul(ctx, h, s);
+    }
     h = project->forward(ctx, h);
     if (!residual) return h;
     return ops::add(ctx, ops::drop_connect(ctx, h, drop_rate), x);
