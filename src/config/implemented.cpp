@@ -81,6 +81,17 @@ std::span<const ImplementedField> implemented_fields() {
        ".regularizer.l2_regularizer.weight"},
       {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
        ".initializer.{truncated_normal_initializer,random_normal_initializer}.{mean,stddev}"},
+      // The layers' own default (TF's variance scaling: factor 2 over fan-in, truncated normal);
+      // automl's EfficientDet heads use it instead of the API's small normals.
+      {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
+       ".initializer.variance_scaling_initializer.factor",
+       {"2"}},
+      {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
+       ".initializer.variance_scaling_initializer.mode",
+       {"FAN_IN"}},
+      {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
+       ".initializer.variance_scaling_initializer.uniform",
+       {"false"}},
       {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"
        ".batch_norm.{decay,epsilon}"},
       {"model.ssd.{feature_extractor,box_predictor.weight_shared_convolutional_box_predictor}.conv_hyperparams"

@@ -22,7 +22,9 @@ std::optional<nn::Init> init_of(const config::Hyperparams& h) {
     return nn::Init::truncated_normal(i.truncated_normal_initializer().mean(), i.truncated_normal_initializer().stddev());
   if (i.has_random_normal_initializer())
     return nn::Init::normal(i.random_normal_initializer().mean(), i.random_normal_initializer().stddev());
-  return std::nullopt;  // variance scaling (factor 2, fan in, truncated normal), the layers' default
+  // variance_scaling_initializer (factor 2, fan in, truncated normal: all the config checks allow)
+  // or none: the layers' default.
+  return std::nullopt;
 }
 
 struct Extractor {
