@@ -64,6 +64,15 @@ TEST(ConfigValidate, TfodConfigsValidate) {
   }
 }
 
+// The demos (classification and the two detection ones) validate as committed.
+TEST(ConfigValidate, DemoConfigsValidate) {
+  for (const char* file : {"configs/demo/fashion_mnist_resnet.pbtxt", "configs/demo/ssd_deepforest.pbtxt",
+                           "configs/demo/efficientdet_deepforest.pbtxt"}) {
+    const std::vector<std::string> problems = validation_problems(load_pipeline_config(repo_path(file)));
+    EXPECT_TRUE(problems.empty()) << file << ": " << joined(problems);
+  }
+}
+
 TEST(ConfigValidate, MissingModelIsNamed) {
   EXPECT_EQ(validation_problems(TrainEvalPipelineConfig{})[0].rfind("model: missing", 0), 0u);
   EXPECT_EQ(validation_problems(parse_pipeline_text("model {}", "x"))[0]
