@@ -9,6 +9,7 @@ import importlib.metadata
 import os
 import json
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -144,3 +145,46 @@ def trainer_benchmark(build_dir, config, override, launcher=(), env=None):
             else:
                 metrics = record["data"]
     return steps, metrics, out
+
+
+def detection_trainer_run(build_dir, config, batch, warmup, steps, threads, precision, inference=True):
+    """trainer --mode benchmark of a detection config on synthetic images: its per-step records
+    plus train_rss_mib (the process's RSS when training ended; inference needs less), parameters
+    and stdout (for lines a script parses itself)."""
+    # use_bfloat16 (the TF2 zoo's TPU configs) agrees with the precision measured
+    bf16 = "true" if precision == "bf16" else "false"
+    override = (f"train_config {{ batch_size: {batch} use_bfloat16: {bf16} }} "
+                f"benchmark {{ warmup_steps: {warmup} steps: {steps} "
+                f"inference_warmup_steps: {warmup if inference else 0} inference_steps: {steps if inference else 1} "
+                f"synthetic_data: true }} runtime {{ num_threads: {threads} }} "
+                f"precision {{ compute_dtype: {precision.upper()} }}")
+    steps_log, metrics, out = trainer_benchmark(build_dir, config, override)
+    steps_log["train_rss_mib"] = float(re.search(r"after training ([\d.]+)", out).group(1))
+    steps_log["parameters"] = metrics["parameters"]
+    return steps_log, out
+
+
+def forward_gflops(build_dir, config):
+    """trainer --mode summary's forward GFLOP per image."""
+    out = subprocess.run([os.path.join(build_dir, "trainer"), "--config", config, "--mode", "summary"],
+                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return float(re.search(r"forward FLOPs per image: ([\d.e+]+)", out).group(1)) / 1e9
+
+
+def print_detection_comparison(peer_name, ours, peer_train, peer_infer, gflops, ours_model, peer_model):
+    """The detection benches' table (training and inference imgs/s, latency, peak RSS) and the
+    achieved GFLOP/s of both sides."""
+    print_table(peer_name, [
+        ("train imgs/sec", ours["train.imgs_per_sec"], peer_train["imgs_per_sec"]),
+        ("infer imgs/sec (with NMS)", ours["infer.imgs_per_sec"], peer_infer["imgs_per_sec"]),
+        ("infer latency ms", ours["infer.latency_ms"], peer_infer["latency_ms"]),
+        ("train peak RSS MiB", ours["train_rss_mib"], peer_train["peak_rss_mib"]),
+    ])
+    train_ips = spread(ours["train.imgs_per_sec"])[0]
+    infer_ips = spread(ours["infer.imgs_per_sec"])[0]
+    peer_infer_ips = spread(peer_infer["imgs_per_sec"])[0]
+    peer_gflops = peer_infer["gflops_per_image"][0]
+    print(f"forward GFLOP per image: trainer's {ours_model} {gflops:.2f}, {peer_name}'s {peer_model} {peer_gflops:.2f}; "
+          f"achieved (medians): trainer {3 * gflops * train_ips:.1f} GFLOP/s training (3x forward), "
+          f"{gflops * infer_ips:.1f} GFLOP/s inference; {peer_name} {peer_gflops * peer_infer_ips:.1f} GFLOP/s "
+          "inference")

@@ -45,3 +45,65 @@ def retinanet(batch):
 def retinanet_optimizer(model):
     """SSD320's optimizer settings for the peer: momentum SGD 0.9, weight decay 4e-4."""
     return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-4)
+
+
+def efficientdet_d0(batch):
+    """effdet's tf_efficientdet_d0 (EfficientNet-B0 + BiFPN, 512x512, TF 'same' padding), random
+    init with the TF2 zoo config's 90 classes, channels_last, with random images and 1-7 random
+    boxes each: (train, predict, images, targets). train is effdet's DetBenchTrain (its anchor
+    labeler on the boxes, focal loss, Huber box loss), predict its DetBenchPredict (top-k, decode,
+    NMS) around the same network. The targets are in effdet's own format: boxes as y0, x0, y1, x1
+    in pixels and classes 1-90, padded to 100 per image (the config's max_number_of_boxes) with
+    class -1, which the labeler drops."""
+    import effdet  # only the EfficientDet bench installs effdet
+
+    model = effdet.create_model("tf_efficientdet_d0", num_classes=90, pretrained_backbone=False)
+    model = model.to(memory_format=torch.channels_last)
+    images = torch.rand(batch, 3, 512, 512).to(memory_format=torch.channels_last)
+    g = torch.Generator().manual_seed(1)
+    boxes, classes = torch.zeros(batch, 100, 4), torch.full((batch, 100), -1.0)
+    for i in range(batch):
+        n = int(torch.randint(1, 8, (1,), generator=g))
+        yx = torch.rand(n, 2, generator=g) * 384
+        hw = torch.rand(n, 2, generator=g) * 112 + 16
+        boxes[i, :n] = torch.cat([yx, yx + hw], 1)
+        classes[i, :n] = torch.randint(1, 91, (n,), generator=g).float()
+    train = effdet.DetBenchTrain(model, create_labeler=True)
+    return train, effdet.DetBenchPredict(model), images, {"bbox": boxes, "cls": classes}
+
+
+def efficientdet_optimizer(model):
+    """EfficientDet-D0's optimizer settings for the peer: momentum SGD 0.9, weight decay 4e-5 (the
+    config's l2_regularizer weight)."""
+    return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-5)
+
+
+def report_timed_steps(mode, model, images, step, batch, warmup, steps, **versions):
+    """The detection peers' measurement, printed as one JSON line: step() timed after `warmup`
+    untimed calls, `steps` times (imgs/s and latency per step), peak RSS, the parameters, the
+    network's forward FLOPs per image (inference runs only: the counter sees convolutions and
+    matmuls) and the peers' versions."""
+    import json, resource
+    flops = 0
+    if mode == "infer":
+        from torch.utils.flop_counter import FlopCounterMode
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(images[:1])
+        flops = counter.get_total_flops()
+    rates, latency = timed_steps(step, batch, warmup, steps)
+    print(json.dumps({"imgs_per_sec": rates, "latency_ms": latency,
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "params": sum(p.numel() for p in model.parameters()), "gflops_per_image": flops / 1e9,
+                      "torch": torch.__version__, **versions}))
+
+
+def timed_steps(step, batch, warmup, steps):
+    """step() run `warmup` times untimed, then `steps` times timed: (imgs/s, latency ms) per step."""
+    import time
+    rates, latency = [], []
+    for i in range(warmup + steps):
+        t = time.perf_counter(); step(); dt = time.perf_counter() - t
+        if i >= warmup:
+            rates.append(batch / dt); latency.append(dt * 1e3)
+    return rates, latency

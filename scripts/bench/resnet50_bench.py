@@ -28,7 +28,7 @@ import bench_env  # noqa: E402
 bench_env.ensure_peers(["torch", "torchvision"])
 
 PEER = r'''
-import json, resource, sys, time
+import json, resource, sys
 import torch, torchvision
 import peer_models
 mode, batch, warmup, steps, threads = sys.argv[1], *map(int, sys.argv[2:6])
@@ -37,7 +37,6 @@ autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 model, x, y = peer_models.resnet50(batch)
-rates = []
 if mode == "train":
     model.train()
     opt, loss_fn = peer_models.resnet50_training(model)
@@ -55,11 +54,7 @@ else:
     def step():
         with torch.no_grad(), autocast():
             model(x)
-latency = []
-for i in range(warmup + steps):
-    t = time.perf_counter(); step(); dt = time.perf_counter() - t
-    if i >= warmup:
-        rates.append(batch / dt); latency.append(dt * 1e3)
+rates, latency = peer_models.timed_steps(step, batch, warmup, steps)
 print(json.dumps({"imgs_per_sec": rates, "latency_ms": latency,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "torch": torch.__version__, "torchvision": torchvision.__version__}))

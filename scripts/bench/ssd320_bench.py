@@ -21,7 +21,6 @@ process so peak RSS is its own. --memory-batch N also trains trainer at NVIDIA's
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -54,22 +53,7 @@ else:
     def step():
         with torch.no_grad(), autocast():
             model(images)
-flops = 0
-if mode == "infer":  # the network's own work per image (the counter sees convolutions and matmuls)
-    from torch.utils.flop_counter import FlopCounterMode
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(images[:1])
-    flops = counter.get_total_flops()
-rates, latency = [], []
-for i in range(warmup + steps):
-    t = time.perf_counter(); step(); dt = time.perf_counter() - t
-    if i >= warmup:
-        rates.append(batch / dt); latency.append(dt * 1e3)
-print(json.dumps({"imgs_per_sec": rates, "latency_ms": latency,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "params": sum(p.numel() for p in model.parameters()), "gflops_per_image": flops / 1e9,
-                  "torch": torch.__version__, "torchvision": torchvision.__version__}))
+peer_models.report_timed_steps(mode, model, images, step, batch, warmup, steps, torchvision=torchvision.__version__)
 '''
 
 CONFIG = "configs/tfod/ssd320_full_8gpus.config"
@@ -80,24 +64,6 @@ def run_peer(mode, a):
                           a.precision], check=True, capture_output=True, text=True,
                          env=bench_env.peer_environment()).stdout
     return json.loads(out.strip().splitlines()[-1])
-
-
-def run_trainer(build_dir, batch, warmup, steps, threads, precision, inference=True):
-    override = (f"train_config {{ batch_size: {batch} }} benchmark {{ warmup_steps: {warmup} steps: {steps} "
-                f"inference_warmup_steps: {warmup if inference else 0} inference_steps: {steps if inference else 1} "
-                f"synthetic_data: true }} runtime {{ num_threads: {threads} }} "
-                f"precision {{ compute_dtype: {precision.upper()} }}")
-    steps_log, metrics, out = bench_env.trainer_benchmark(build_dir, CONFIG, override)
-    # training's peak: the process's RSS when training ended (inference needs less)
-    steps_log["train_rss_mib"] = float(re.search(r"after training ([\d.]+)", out).group(1))
-    steps_log["parameters"] = metrics["parameters"]
-    return steps_log
-
-
-def forward_gflops(build_dir):
-    out = subprocess.run([os.path.join(build_dir, "trainer"), "--config", CONFIG, "--mode", "summary"],
-                         cwd=bench_env.ROOT, check=True, capture_output=True, text=True).stdout
-    return float(re.search(r"forward FLOPs per image: ([\d.e+]+)", out).group(1)) / 1e9
 
 
 def main():
@@ -112,11 +78,12 @@ def main():
     if a.steps < bench_env.MIN_STEPS:
         sys.exit(f"ssd320_bench: --steps {a.steps}: at least {bench_env.MIN_STEPS} measured steps per run")
     build_dir = bench_env.build(["trainer"])
-    gflops = forward_gflops(build_dir)
+    gflops = bench_env.forward_gflops(build_dir, CONFIG)
     print(f"machine: {bench_env.machine()}; {a.threads} threads; batch {a.batch}; {a.warmup} warm-up + {a.steps} "
           f"measured steps per run, {bench_env.ROUNDS} alternating runs per side; {a.precision}; 320x320")
     runs = bench_env.alternate([
-        ("trainer", lambda: run_trainer(build_dir, a.batch, a.warmup, a.steps, a.threads, a.precision)),
+        ("trainer", lambda: bench_env.detection_trainer_run(build_dir, CONFIG, a.batch, a.warmup, a.steps, a.threads,
+                                                            a.precision)[0]),
         ("torchvision train", lambda: run_peer("train", a)),
         ("torchvision infer", lambda: run_peer("infer", a)),
     ])
@@ -124,22 +91,10 @@ def main():
     print(f"PyTorch {peer_train['torch'][0]}, torchvision {peer_train['torchvision'][0]} "
           f"(retinanet_resnet50_fpn, {peer_train['params'][0]:,} parameters; trainer's SSD320: "
           f"{int(ours['parameters'][0]):,})")
-    bench_env.print_table("torchvision", [
-        ("train imgs/sec", ours["train.imgs_per_sec"], peer_train["imgs_per_sec"]),
-        ("infer imgs/sec (with NMS)", ours["infer.imgs_per_sec"], peer_infer["imgs_per_sec"]),
-        ("infer latency ms", ours["infer.latency_ms"], peer_infer["latency_ms"]),
-        ("train peak RSS MiB", ours["train_rss_mib"], peer_train["peak_rss_mib"]),
-    ])
-    train_ips = bench_env.spread(ours["train.imgs_per_sec"])[0]
-    infer_ips = bench_env.spread(ours["infer.imgs_per_sec"])[0]
-    peer_infer_ips = bench_env.spread(peer_infer["imgs_per_sec"])[0]
-    peer_gflops = peer_infer["gflops_per_image"][0]
-    print(f"forward GFLOP per image: trainer's SSD320 {gflops:.1f}, torchvision's RetinaNet {peer_gflops:.1f}; "
-          f"achieved (medians): trainer {3 * gflops * train_ips:.0f} GFLOP/s training (3x forward), "
-          f"{gflops * infer_ips:.0f} GFLOP/s inference; torchvision {peer_gflops * peer_infer_ips:.0f} GFLOP/s "
-          "inference")
+    bench_env.print_detection_comparison("torchvision", ours, peer_train, peer_infer, gflops, "SSD320", "RetinaNet")
     if a.memory_batch:
-        m = run_trainer(build_dir, a.memory_batch, 1, 1, a.threads, a.precision, inference=False)
+        m = bench_env.detection_trainer_run(build_dir, CONFIG, a.memory_batch, 1, 1, a.threads, a.precision,
+                                            inference=False)[0]
         rss = m["train_rss_mib"]
         print(f"trainer at batch {a.memory_batch}: {m['train.imgs_per_sec'][0]:.2f} img/s, peak RSS {rss:.0f} MiB "
               f"({rss / 1024:.1f} GiB)")
