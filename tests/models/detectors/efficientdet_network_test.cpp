@@ -36,36 +36,19 @@
 #include "trainer/ops/context.h"
 #include "trainer/ops/tape.h"
 #include "trainer/ops/tensor_math.h"
-#include "trainer/train/safetensors.h"
+#include "network_fixture.h"
 
 namespace trainer::models {
 namespace {
 
-std::string fixture(const std::string& name) {
-  const char* dir = std::getenv("TRAINER_SOURCE_DIR");
-  return std::string(dir ? dir : ".") + "/tests/models/data/" + name;
-}
+using testing::NetworkFixture;
 
-struct Fixture {
-  std::map<std::string, Tensor> tensors;  // F32 (F16 widened)
-  std::map<std::string, std::string> metadata;
-};
-
-Fixture read_fixture(const std::string& path) {
-  train::SafetensorsFile file = train::read_safetensors(path);
-  Fixture out;
-  out.metadata = std::move(file.metadata);
-  for (auto& [name, t] : file.tensors)
-    out.tensors.emplace(name, t.dtype() == DType::F16 ? math::cast(t, DType::F32) : t);
-  return out;
-}
-
-const Fixture& weights() {
-  static const Fixture f = read_fixture(fixture("efficientdet_network_weights.safetensors"));
+const NetworkFixture& weights() {
+  static const NetworkFixture f = testing::read_network_fixture(testing::network_fixture_path("efficientdet_network_weights.safetensors"));
   return f;
 }
-const Fixture& io() {
-  static const Fixture f = read_fixture(fixture("efficientdet_network_io.safetensors"));
+const NetworkFixture& io() {
+  static const NetworkFixture f = testing::read_network_fixture(testing::network_fixture_path("efficientdet_network_io.safetensors"));
   return f;
 }
 
@@ -106,23 +89,7 @@ SsdConfig fixture_config() {
   return c;
 }
 
-// Copies the fixture's tensors into the store by name; every model tensor must be in the file
-// with its shape, and every file tensor in the model.
-void load(nn::ParameterStore& store) {
-  const std::map<std::string, Tensor>& file = weights().tensors;
-  std::set<std::string> used;
-  auto copy = [&](const std::string& name, const Shape& shape, Tensor& dst) {
-    auto it = file.find(name);
-    ASSERT_NE(it, file.end()) << name << " is not in the fixture";
-    ASSERT_EQ(it->second.shape(), shape) << name;
-    std::memcpy(dst.data<float>(), it->second.data<float>(), it->second.nbytes());
-    used.insert(name);
-  };
-  for (nn::Parameter& p : store.params()) copy(p.name, p.shape, p.value);
-  for (nn::Buffer& b : store.buffers()) copy(b.name, b.shape, b.value);
-  store.bump_version();
-  for (const auto& [name, t] : file) EXPECT_TRUE(used.count(name)) << name << " is in the fixture but not in the model";
-}
+void load(nn::ParameterStore& store) { testing::load_network_fixture(weights().tensors, store, /*exact=*/true); }
 
 void expect_close(const Tensor& got_in, const Tensor& want, const std::string& key) {
   const Tensor got = math::cast(got_in, DType::F32).contiguous();
@@ -181,10 +148,7 @@ void check_mode(bool training) {
   EfficientNetBackbone backbone("backbone", probe_store, c.efficientnet);
   BiFpn bifpn("bifpn", probe_store, c.bifpn, backbone);
   probe_store.finalize(1);
-  for (nn::Parameter& p : probe_store.params())
-    std::memcpy(p.value.data<float>(), weights().tensors.at(p.name).data<float>(), p.value.nbytes());
-  for (nn::Buffer& b : probe_store.buffers())
-    std::memcpy(b.value.data<float>(), weights().tensors.at(b.name).data<float>(), b.value.nbytes());
+  testing::load_network_fixture(weights().tensors, probe_store, /*exact=*/false);
   Context probe;
   probe.training = training;
   const std::vector<Tensor> features = backbone.forward(probe, images);

@@ -31,8 +31,7 @@
 // inputs, NVIDIA's full widths) when TRAINER_SOURCE_DIR points at them; only the first test,
 // which pins the fixture's sizes, fails there.
 //
-// The fixture is read with a few lines of our own (8-byte header length, JSON header, bytes):
-// this test binary links trainer_models, which sits below trainer_train's read_safetensors.
+// The fixture is read and loaded by network_fixture.h (shared with the EfficientDet test).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -53,37 +52,19 @@
 #include "trainer/ops/context.h"
 #include "trainer/ops/tape.h"
 #include "trainer/ops/tensor_math.h"
-#include "trainer/train/safetensors.h"
+#include "network_fixture.h"
 
 namespace trainer::models {
 namespace {
 
-std::string fixture(const std::string& name) {
-  const char* dir = std::getenv("TRAINER_SOURCE_DIR");
-  return std::string(dir ? dir : ".") + "/tests/models/data/" + name;
-}
+using testing::NetworkFixture;
 
-struct Fixture {
-  std::map<std::string, Tensor> tensors;  // F32 (F16 widened) or I64
-  std::map<std::string, std::string> metadata;
-};
-
-// The safetensors file with its 16-bit floats widened to F32 (the fixture stores F16 to stay small).
-Fixture read_fixture(const std::string& path) {
-  train::SafetensorsFile file = train::read_safetensors(path);
-  Fixture out;
-  out.metadata = std::move(file.metadata);
-  for (auto& [name, t] : file.tensors)
-    out.tensors.emplace(name, t.dtype() == DType::F16 ? math::cast(t, DType::F32) : t);
-  return out;
-}
-
-const Fixture& weights() {
-  static const Fixture f = read_fixture(fixture("ssd_network_weights.safetensors"));
+const NetworkFixture& weights() {
+  static const NetworkFixture f = testing::read_network_fixture(testing::network_fixture_path("ssd_network_weights.safetensors"));
   return f;
 }
-const Fixture& io() {
-  static const Fixture f = read_fixture(fixture("ssd_network_io.safetensors"));
+const NetworkFixture& io() {
+  static const NetworkFixture f = testing::read_network_fixture(testing::network_fixture_path("ssd_network_io.safetensors"));
   return f;
 }
 
@@ -116,27 +97,7 @@ SsdConfig small_config() {
   return c;
 }
 
-// Copies the fixture's tensors into the store by name; every model tensor must be in the
-// file, with its shape, and every file tensor in the model (when `exact`).
-void load(nn::ParameterStore& store, bool exact) {
-  const std::map<std::string, Tensor>& file = weights().tensors;
-  std::set<std::string> used;
-  auto copy = [&](const std::string& name, const Shape& shape, Tensor& dst) {
-    auto it = file.find(name);
-    ASSERT_NE(it, file.end()) << name << " is not in the fixture";
-    ASSERT_EQ(it->second.shape(), shape) << name;
-    std::memcpy(dst.data<float>(), it->second.data<float>(), it->second.nbytes());
-    used.insert(name);
-  };
-  for (nn::Parameter& p : store.params()) copy(p.name, p.shape, p.value);
-  for (nn::Buffer& b : store.buffers()) copy(b.name, b.shape, b.value);
-  store.bump_version();
-  if (exact) {
-    for (const auto& [name, t] : file) {
-      EXPECT_TRUE(used.count(name)) << name << " is in the fixture but not in the model";
-    }
-  }
-}
+void load(nn::ParameterStore& store, bool exact) { testing::load_network_fixture(weights().tensors, store, exact); }
 
 void expect_close(const Tensor& got, const std::string& key) {
   const Tensor& want = io().tensors.at(key);
