@@ -454,6 +454,16 @@ RunResult signal_rank_one(const std::vector<std::string>& args, const std::strin
   return run_command("bash -c " + quote(script), scratch);
 }
 
+// signal_rank_one's job: rank 1 was signalled, and the job then ended with a non-zero status in
+// under 60 s (the watchdog's default timeout).
+void expect_signalled_job_failed_in_time(const RunResult& r, const std::string& job_err) {
+  ASSERT_NE(r.out.find("signalled "), std::string::npos) << r.out << job_err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("status (\\d+) ms (\\d+)"))) << r.out;
+  EXPECT_NE(std::stoi(m[1].str()), 0) << job_err;
+  EXPECT_LT(std::stoi(m[2].str()), 60000) << job_err;
+}
+
 // A rank that hangs (SIGSTOP once training runs) leaves the other waiting in the gradient
 // allreduce: its watchdog stops the job after runtime.collective_timeout_seconds, saying which
 // rank waited, in which collective and at which step; mpirun ends with a non-zero status.
@@ -466,11 +476,7 @@ TEST(Cli, MpirunStopsWithinTheTimeoutWhenARankHangs) {
   // Once the first step is logged, stop rank 1, then time how long the job takes to end.
   RunResult r = signal_rank_one(args, err, "step ", "STOP", scratch);
   const std::string job_err = slurp(err);
-  ASSERT_NE(r.out.find("signalled "), std::string::npos) << r.out << job_err;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("status (\\d+) ms (\\d+)"))) << r.out;
-  EXPECT_NE(std::stoi(m[1].str()), 0) << job_err;
-  EXPECT_LT(std::stoi(m[2].str()), 60000) << job_err;
+  ASSERT_NO_FATAL_FAILURE(expect_signalled_job_failed_in_time(r, job_err));
   EXPECT_TRUE(std::regex_search(
       job_err, std::regex("\\[rank 0\\] error: allreduce of the (gradients|loss) at step \\d+ waited [5-9] s for "
                           "the other ranks: one of them died or hangs")))
@@ -491,11 +497,8 @@ TEST(Cli, MpirunEndsTheJobWhenARankDies) {
   const std::string err = (scratch / "job.err").string();
   RunResult r = signal_rank_one(args, err, "step 1[1-9]/", "KILL", scratch);
   const std::string job_err = slurp(err);
-  ASSERT_NE(r.out.find("signalled "), std::string::npos) << r.out << job_err;
+  ASSERT_NO_FATAL_FAILURE(expect_signalled_job_failed_in_time(r, job_err));
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("status (\\d+) ms (\\d+)"))) << r.out;
-  EXPECT_NE(std::stoi(m[1].str()), 0) << job_err;
-  EXPECT_LT(std::stoi(m[2].str()), 60000) << job_err;
   // OpenMPI names the rank that died; rank 0 the step (steps done, as the watchdog counts them:
   // the last one logged, or the one before when the signal came between logging and the next).
   EXPECT_TRUE(std::regex_search(job_err, std::regex("mpirun noticed that process rank 1 with PID \\d+ on node \\S+ "
