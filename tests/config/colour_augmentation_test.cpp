@@ -9,15 +9,10 @@
 namespace trainer::config {
 namespace {
 
+using testing::joined;
 using testing::repo_path;
 
 const std::string kSsd = "configs/tfod/ssd320_full_8gpus.config";
-
-std::string joined(const std::vector<std::string>& problems) {
-  std::string text;
-  for (const std::string& p : problems) text += p + "\n";
-  return text;
-}
 
 // The override's list replaces the config's data_augmentation_options.
 const char* const kColourSteps =

@@ -10,15 +10,10 @@
 namespace trainer::config {
 namespace {
 
+using testing::joined;
 using testing::repo_path;
 
 const std::string kSsd = "configs/tfod/ssd320_full_8gpus.config";
-
-std::string joined(const std::vector<std::string>& problems) {
-  std::string text;
-  for (const std::string& p : problems) text += p + "\n";
-  return text;
-}
 
 std::vector<std::string> problems_with(const std::vector<std::string>& overrides) {
   return validation_problems(load_pipeline_config(repo_path(kSsd), overrides));

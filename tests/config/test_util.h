@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -48,6 +49,13 @@ std::string error_of(F&& f) {
     return e.what();
   }
   return "";
+}
+
+// Validation problems, one a line, for failure messages.
+inline std::string joined(const std::vector<std::string>& problems) {
+  std::string text;
+  for (const std::string& p : problems) text += p + "\n";
+  return text;
 }
 
 }  // namespace trainer::config::testing

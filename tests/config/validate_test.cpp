@@ -12,18 +12,13 @@ namespace {
 
 using testing::error_of;
 using testing::kTfodConfigs;
+using testing::joined;
 using testing::repo_path;
 
 const std::string kResnet = "configs/resnet50_v1_5.pbtxt";
 
 std::vector<std::string> problems_with(const std::string& override_text) {
   return validation_problems(load_pipeline_config(repo_path(kResnet), {override_text}));
-}
-
-std::string joined(const std::vector<std::string>& problems) {
-  std::string text;
-  for (const std::string& p : problems) text += p + "\n";
-  return text;
 }
 
 TEST(ConfigValidate, ResnetConfigIsValid) {
