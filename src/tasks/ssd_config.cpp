@@ -246,7 +246,7 @@ data::ImageSize ssd_input_size(const config::Ssd& ssd) {
   return {r.fixed_shape_resizer().height(), r.fixed_shape_resizer().width()};
 }
 
-bool is_efficientnet_extractor(const std::string& type) { return type.rfind("ssd_efficientnet", 0) == 0; }
+bool is_efficientnet_extractor(const std::string& type) { return efficientnet_variant(type) >= 0; }
 
 data::DetectionTransformOptions ssd_transform_options(const config::TrainEvalPipelineConfig& c, bool train) {
   const config::Ssd& ssd = c.model().ssd();

@@ -13,6 +13,7 @@ namespace trainer::models {
 struct BiFpn::Node {
   int level = 0;
   std::vector<size_t> inputs;                                // indices into the cell's running list of maps
+  std::vector<int> input_levels;                             // their levels
   std::vector<std::unique_ptr<nn::ConvBnAct>> projections;  // per input, null when the channels match
   nn::Parameter* weights = nullptr;                          // [inputs]
   std::unique_ptr<nn::SeparableConvBnAct> conv;
@@ -61,6 +62,7 @@ BiFpn::BiFpn(std::string name, nn::ParameterStore& store, const BiFpnConfig& c, 
       auto node = std::make_unique<Node>();
       const std::string prefix = child("cell" + std::to_string(r) + ".node" + std::to_string(cell.size()));
       node->level = level;
+      for (size_t input : inputs) node->input_levels.push_back(map_level[input]);
       for (size_t j = 0; j < inputs.size(); ++j)
         node->projections.push_back(map_channels[inputs[j]] != c.depth
                                         ? projection(prefix + ".input" + std::to_string(j), map_channels[inputs[j]])
@@ -107,8 +109,6 @@ std::vector<Tensor> BiFpn::forward(Context& ctx, const std::vector<Tensor>& feat
   }
   const size_t levels = maps.size();
   for (const auto& cell : cells_) {
-    std::vector<int> map_level;
-    for (size_t i = 0; i < levels; ++i) map_level.push_back(config_.min_level + static_cast<int>(i));
     for (const auto& node : cell) {
       std::vector<Tensor> edges;
       for (size_t j = 0; j < node->inputs.size(); ++j) {
@@ -116,16 +116,15 @@ std::vector<Tensor> BiFpn::forward(Context& ctx, const std::vector<Tensor>& feat
         if (node->projections[j]) x = node->projections[j]->forward(ctx, x);
         // The node's first input is at its own level: the size every edge is resampled to.
         const Tensor& own = maps[node->inputs[0]];
-        x = resample(ctx, x, map_level[node->inputs[j]], node->level, own.dim(1), own.dim(2));
+        x = resample(ctx, x, node->input_levels[j], node->level, own.dim(1), own.dim(2));
         if (!edges.empty())
           TRAINER_CHECK(x.shape() == edges[0].shape(), "bifpn ", name(), ": level ", node->level, " receives ",
-                        edges[0].describe(), " and ", x.describe(), " (from level ", map_level[node->inputs[j]],
+                        edges[0].describe(), " and ", x.describe(), " (from level ", node->input_levels[j],
                         ")");
         edges.push_back(std::move(x));
       }
       Tensor fused = ops::weighted_fusion(ctx, edges, node->weights->value, config_.fusion_epsilon);
       maps.push_back(node->conv->forward(ctx, ops::activation(ctx, fused, config_.activation)));
-      map_level.push_back(node->level);
     }
     maps.erase(maps.begin(), maps.end() - static_cast<std::ptrdiff_t>(levels));
   }
