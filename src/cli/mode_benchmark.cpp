@@ -39,11 +39,13 @@ double percentile(std::vector<double> v, double q) {  // linear interpolation, l
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? 0 : s / static_cast<double>(v.size());
+double sum(const std::vector<double>& v) {
+  double total = 0;
+  for (double x : v) total += x;
+  return total;
 }
+
+double mean(const std::vector<double>& v) { return v.empty() ? 0 : sum(v) / static_cast<double>(v.size()); }
 
 double peak_rss_mib() {
   rusage u{};
@@ -72,12 +74,6 @@ std::vector<double> slowest_rank_seconds(dist::Communicator& comm, const std::ve
     for (size_t i = 0; i < slowest.size() && in >> s; ++i) slowest[i] = std::max(slowest[i], s);
   }
   return slowest;
-}
-
-double sum(const std::vector<double>& v) {
-  double total = 0;
-  for (double x : v) total += x;
-  return total;
 }
 
 // "time in parts: depthwise convolution 12.3 % of training, 15.1 % of inference; ..." (forward and
