@@ -1,5 +1,6 @@
 // trainer: one executable that trains, evaluates, benchmarks and summarises models from a
 // pipeline config, and evaluates COCO detection results (interfaces: src/cli/README.md).
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -12,6 +13,9 @@
 
 int main(int argc, char** argv) {
   using namespace trainer;
+  // Past a file-size limit (ulimit -f) a write then fails with EFBIG, which the writer reports
+  // with the file's name, instead of the signal killing the process mid-checkpoint.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     if (argc >= 2 && std::strcmp(argv[1], "coco-eval") == 0) return run_coco_eval_command(argc - 1, argv + 1);
     const auto args = cli::parse_args(argc, argv);

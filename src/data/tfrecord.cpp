@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "trainer/data/crc32c.h"
+#include "trainer/core/crc32c.h"
 #include "trainer/data/dataset.h"
 
 namespace trainer::data {

@@ -75,7 +75,17 @@ std::string CheckpointManager::save(const nn::ParameterStore& store, const Train
   char name[64];
   std::snprintf(name, sizeof name, "ckpt-%09lld.safetensors", static_cast<long long>(s.step));
   const std::string path = (fs::path(directory_) / name).string();
-  write_safetensors(path, tensors, meta);
+  // What a process killed mid-write left behind (never a checkpoint: only renamed files are).
+  static const std::regex partial(R"(ckpt-\d+\.safetensors\.tmp)");
+  for (const auto& entry : fs::directory_iterator(directory_, ec))
+    if (std::regex_match(entry.path().filename().string(), partial)) fs::remove(entry.path(), ec);
+  try {
+    write_safetensors(path, tensors, meta);
+  } catch (const Error& e) {
+    const auto kept = latest();
+    fail("checkpoint of step ", s.step, " not written: ", e.what(), "; ",
+         kept ? "the newest checkpoint, " + *kept + ", is kept" : std::string("no earlier checkpoint exists"));
+  }
   auto all = list_checkpoints(directory_);
   for (size_t i = 0; i + keep_max_ < all.size(); ++i) fs::remove(all[i].second, ec);
   return path;
@@ -85,6 +95,13 @@ std::optional<std::string> CheckpointManager::latest() const {
   auto all = list_checkpoints(directory_);
   if (all.empty()) return std::nullopt;
   return all.back().second.string();
+}
+
+std::vector<std::string> CheckpointManager::newest_first() const {
+  std::vector<std::string> out;
+  const auto all = list_checkpoints(directory_);
+  for (auto it = all.rbegin(); it != all.rend(); ++it) out.push_back(it->second.string());
+  return out;
 }
 
 bool is_trainer_checkpoint(const std::map<std::string, std::string>& metadata) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <simdjson.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "trainer/core/crc32c.h"
 #include "trainer/core/json_text.h"
 
 namespace trainer::train {
@@ -35,41 +37,63 @@ DType parse_dtype(std::string_view s, const std::string& where) {
   fail(where, ": unsupported dtype \"", s, "\"");
 }
 
+constexpr const char* kChecksumKey = "crc32c";  // of the data section, in __metadata__
+
 void write_all(int fd, const void* data, size_t bytes, const std::string& path) {
   const char* p = static_cast<const char*>(data);
   while (bytes > 0) {
     const ssize_t n = ::write(fd, p, bytes);
     if (n < 0 && errno == EINTR) continue;
-    TRAINER_CHECK(n > 0, "writing ", path, ": ", std::strerror(errno));
+    TRAINER_CHECK(n > 0, "writing ", path, ": ", std::strerror(n == 0 ? ENOSPC : errno));
     p += n;
     bytes -= static_cast<size_t>(n);
   }
+}
+
+std::string mib(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
+// A file system that cannot hold the file is refused before a byte is written.
+void check_free_space(const std::string& dir, uint64_t bytes, const std::string& path) {
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) != 0) return;  // unknown: the writes themselves will tell
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  TRAINER_CHECK(bytes <= free_bytes, "no space for ", path, ": it needs ", mib(bytes), ", the file system of ", dir,
+                " has ", mib(free_bytes), " free");
+}
+
+std::string hex32(uint32_t v) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%08x", v);
+  return text;
 }
 
 }  // namespace
 
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  std::ostringstream header;
-  header << '{';
-  if (!metadata.empty()) {
-    header << "\"__metadata__\":{";
-    bool first = true;
-    for (const auto& [k, v] : metadata) {
-      if (!first) header << ',';
-      first = false;
-      header << json_quoted(k) << ':' << json_quoted(v);
-    }
-    header << '}';
+  // The checksum of the data lets a reader tell a damaged file from a good one (a disk error, a
+  // truncated copy); the atomic rename below is what protects against crashes.
+  uint32_t crc = 0;
+  for (const NamedTensor& nt : tensors) {
+    TRAINER_CHECK(nt.tensor.device().is_cpu() && nt.tensor.is_contiguous(), "checkpoint tensor ", nt.name, " (",
+                  nt.tensor.describe(), ") must be a contiguous CPU tensor");
+    crc = crc32c(nt.tensor.raw(), nt.tensor.nbytes(), crc);
   }
+  std::map<std::string, std::string> meta = metadata;
+  meta[kChecksumKey] = hex32(crc);
+  std::ostringstream header;
+  header << "{\"__metadata__\":{";
+  for (auto it = meta.begin(); it != meta.end(); ++it)
+    header << (it == meta.begin() ? "" : ",") << json_quoted(it->first) << ':' << json_quoted(it->second);
+  header << '}';
   uint64_t offset = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const Tensor& t = tensors[i].tensor;
-    TRAINER_CHECK(t.device().is_cpu() && t.is_contiguous(), "checkpoint tensor ", tensors[i].name, " (",
-                  t.describe(), ") must be a contiguous CPU tensor");
-    if (i > 0 || !metadata.empty()) header << ',';
-    header << json_quoted(tensors[i].name);
-    header << ":{\"dtype\":\"" << st_dtype(t.dtype()) << "\",\"shape\":[";
+  for (const NamedTensor& nt : tensors) {
+    const Tensor& t = nt.tensor;
+    header << ',' << json_quoted(nt.name) << ":{\"dtype\":\"" << st_dtype(t.dtype()) << "\",\"shape\":[";
     for (int d = 0; d < t.rank(); ++d) header << (d ? "," : "") << t.dim(d);
     header << "],\"data_offsets\":[" << offset << ',' << offset + t.nbytes() << "]}";
     offset += t.nbytes();
@@ -78,6 +102,8 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
   std::string h = header.str();
   h.append((8 - h.size() % 8) % 8, ' ');  // keep the data 8-byte aligned, as the format suggests
 
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  check_free_space(dir.empty() ? "." : dir, 8 + h.size() + offset, path);
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   TRAINER_CHECK(fd >= 0, "cannot create ", tmp, ": ", std::strerror(errno));
@@ -97,7 +123,6 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
   ::close(fd);
   TRAINER_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "renaming ", tmp, " to ", path, ": ",
                 std::strerror(errno));
-  const std::string dir = std::filesystem::path(path).parent_path().string();
   const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);  // make the rename itself durable
@@ -170,6 +195,22 @@ SafetensorsFile read_safetensors(const std::string& path) {
     in.read(static_cast<char*>(tensor.raw()), static_cast<std::streamsize>(off[1] - off[0]));
     TRAINER_CHECK(in, where, ": file ends early (truncated checkpoint)");
     out.tensors.emplace(name, std::move(tensor));
+  }
+  if (auto it = out.metadata.find(kChecksumKey); it != out.metadata.end()) {  // absent in others' files
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(8 + header_size));
+    std::vector<char> chunk(std::min<uint64_t>(data_size, 8 << 20));
+    uint32_t crc = 0;
+    for (uint64_t left = data_size; left > 0;) {
+      const uint64_t n = std::min<uint64_t>(left, chunk.size());
+      in.read(chunk.data(), static_cast<std::streamsize>(n));
+      TRAINER_CHECK(in, path, ": file ends early (truncated checkpoint)");
+      crc = crc32c(chunk.data(), n, crc);
+      left -= n;
+    }
+    TRAINER_CHECK(hex32(crc) == it->second, path, ": the data does not match its checksum (crc32c ", hex32(crc),
+                  ", the header says ", it->second, "): the file is damaged");
+    out.metadata.erase(it);
   }
   return out;
 }

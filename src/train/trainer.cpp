@@ -44,12 +44,27 @@ std::optional<TrainingState> Trainer::resume() {
                     "; every rank must see the same runtime.model_dir");
   }
   if (!path) return std::nullopt;
-  TrainingState s = load_checkpoint(*path, task_.store(), training_tensors());
+  // A damaged newest checkpoint (its checksum or structure is wrong: a disk error, a bad copy)
+  // costs the steps since the one before, not the run.
+  std::optional<TrainingState> loaded;
+  std::string from;
+  for (const std::string& candidate : checkpoints_->newest_first()) {
+    try {
+      loaded = load_checkpoint(candidate, task_.store(), training_tensors());
+      from = candidate;
+      break;
+    } catch (const Error& e) {
+      log_warn("cannot resume from ", candidate, ": ", e.what(), "; trying the checkpoint before it");
+    }
+  }
+  TRAINER_CHECK(loaded, "none of the checkpoints in ", checkpoints_->directory(),
+                " can be loaded (see the warnings above); move them away to start afresh");
+  TrainingState s = *loaded;
   step_ = s.step;
   resume_cursor_ = {s.loader_epoch, s.loader_batch};
   scaler_.restore(s.loss_scale, s.loss_scale_good_steps, s.loss_scale_overflows);
   skipped_steps_ = s.skipped_steps;
-  log_info("resumed from ", *path, " at step ", s.step);
+  log_info("resumed from ", from, " at step ", s.step);
   return s;
 }
 

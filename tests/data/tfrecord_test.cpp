@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "test_util.h"
-#include "trainer/data/crc32c.h"
+#include "trainer/core/crc32c.h"
 #include "trainer/data/decode.h"
 #include "trainer/data/tf_example.h"
 #include "trainer/data/tfrecord_dataset.h"

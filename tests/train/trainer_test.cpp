@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 
 #include "test_util.h"
 #include "trainer/ops/elementwise.h"
@@ -253,6 +256,73 @@ TEST(TrainerCheckpoint, ResumeRestoresWeightsMomentumStepAndLossScaleExactly) {
   EXPECT_EQ(bits(b.store().values()), bits(a.store().values()));
   EXPECT_EQ(bits(second.moving_average()->values()), bits(first.moving_average()->values()));
   EXPECT_NE(bits(c.store().values()), bits(a.store().values()));
+}
+
+// Flips one byte of a file in place: the damage a disk error or a bad copy does.
+void flip_byte(const std::string& path, std::streamoff from_end) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(-from_end, std::ios::end);
+  const char c = static_cast<char>(f.get());
+  f.seekp(-from_end, std::ios::end);
+  f.put(static_cast<char>(c ^ 0x10));
+}
+
+TEST(TrainerCheckpoint, ADamagedCheckpointIsCaughtByItsChecksum) {
+  testing::ScratchDir dir;
+  const std::string path = dir.path() + "/t.safetensors";
+  write_safetensors(path, {{"w", Tensor::from_floats({3}, {1, 2, 3})}}, {{"note", "x"}});
+  const SafetensorsFile good = read_safetensors(path);
+  EXPECT_EQ(good.metadata, (std::map<std::string, std::string>{{"note", "x"}}));  // the checksum is the reader's
+  flip_byte(path, 5);  // in the data of w
+  try {
+    read_safetensors(path);
+    FAIL() << "a flipped data byte was not noticed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path + ": the data does not match its checksum"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(TrainerCheckpoint, SavingRemovesWhatAKilledWriteLeftAndResumeSkipsADamagedNewest) {
+  testing::ScratchDir dir;
+  TrainerOptions o = sgd(0.1, 0.9);
+  o.model_dir = dir.path();
+  MetricsLog log;
+  LinearTask a({4, 1, 1, 1}, {1, 1});
+  Trainer first(a, o, log);
+  NoData source;
+  first.step(kNoBatch);
+  const std::optional<std::string> older = first.save(source);
+  ASSERT_TRUE(older.has_value());
+  const Tensor weights_at_1 = a.store().values().clone();
+  // A run killed while writing step 9 leaves ckpt-000000009.safetensors.tmp: never a checkpoint,
+  // and gone once the next one is written.
+  const std::string partial = dir.path() + "/ckpt-000000009.safetensors.tmp";
+  std::ofstream(partial) << "half a checkpoint";
+  first.step(kNoBatch);
+  const std::optional<std::string> newer = first.save(source);
+  ASSERT_TRUE(newer.has_value());
+  EXPECT_FALSE(std::filesystem::exists(partial));
+
+  flip_byte(*newer, 3);
+  LinearTask b({4, 1, 1, 1}, {1, 1});
+  Trainer second(b, o, log);
+  const auto state = second.resume();
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->step, 1);  // from the checkpoint before the damaged one
+  EXPECT_EQ(bits(b.store().values()), bits(weights_at_1));
+
+  flip_byte(*older, 3);
+  LinearTask c({4, 1, 1, 1}, {1, 1});
+  Trainer third(c, o, log);
+  try {
+    third.resume();
+    FAIL() << "resumed from damaged checkpoints";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("none of the checkpoints in " + dir.path() + " can be loaded"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

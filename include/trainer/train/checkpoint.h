@@ -1,11 +1,14 @@
 // Training checkpoints: safetensors files `ckpt-<step>.safetensors` in the model directory
 // holding every parameter and buffer by name, the optimizer state, and the step's metadata
-// (step, loader cursor, loss scale, the resolved config). Written atomically; the last N kept.
+// (step, loader cursor, loss scale, the resolved config). Written atomically (a process killed
+// mid-write leaves the previous checkpoints as they were) with a checksum of the data; the last N
+// kept.
 #pragma once
 
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "trainer/nn/parameters.h"
 
@@ -31,11 +34,16 @@ class CheckpointManager {
  public:
   CheckpointManager(std::string directory, int keep_max);
 
-  // Writes ckpt-<step>.safetensors and prunes all but the newest keep_max. Returns its path.
+  // Writes ckpt-<step>.safetensors and prunes all but the newest keep_max. Returns its path. A
+  // write that fails (a full disk, a file-size limit) is an Error naming the step, the reason and
+  // the newest checkpoint kept, and leaves no partial file; so does the temporary file of a
+  // process killed mid-write, removed here.
   std::string save(const nn::ParameterStore& store, const TrainingTensors& training, const TrainingState& state,
                    const std::string& config_text, const std::string& architecture) const;
   // The newest complete checkpoint in the directory (temporary files are ignored).
   std::optional<std::string> latest() const;
+  // Every complete checkpoint, newest first.
+  std::vector<std::string> newest_first() const;
 
   const std::string& directory() const { return directory_; }
 

@@ -1,10 +1,10 @@
-#include "trainer/data/crc32c.h"
+#include "trainer/core/crc32c.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace trainer::data {
+namespace trainer {
 namespace {
 
 TEST(Crc32c, KnownAnswer) {
@@ -47,4 +47,4 @@ TEST(Crc32c, MaskIsTensorFlows) {
 }
 
 }  // namespace
-}  // namespace trainer::data
+}  // namespace trainer

@@ -1,4 +1,4 @@
-#include "trainer/data/crc32c.h"
+#include "trainer/core/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace trainer::data {
+namespace trainer {
 namespace {
 
 // Reflected polynomial 0x82F63B78; table for one byte at a time (the hardware path carries the
@@ -49,4 +49,4 @@ uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
 #endif
 }
 
-}  // namespace trainer::data
+}  // namespace trainer
