@@ -1,8 +1,11 @@
 // The COCO index and pycocotools' queries over it, and loadRes for bbox results.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
+#include "odd_boxes.h"
 #include "trainer/core/error.h"
+#include "trainer/core/log.h"
 #include "trainer/eval/coco.h"
 
 namespace trainer::eval {
@@ -185,8 +188,6 @@ CocoDataset CocoDataset::load_res(std::span<const Detection> detections,
     TRAINER_CHECK(std::isfinite(b.x) && std::isfinite(b.y) && std::isfinite(b.w) &&
                       std::isfinite(b.h),
                   source, ": detections[", i, "].bbox: non-finite coordinate");
-    TRAINER_CHECK(b.w >= 0 && b.h >= 0, source, ": detections[", i, "].bbox: negative box size ",
-                  b.w, " x ", b.h);
     anns[i] = CocoAnnotation{.id = static_cast<int64_t>(i) + 1,
                              .image_id = d.image_id,
                              .category_id = d.category_id,
@@ -200,6 +201,7 @@ CocoDataset CocoDataset::load_res(std::span<const Detection> detections,
                 unknown, " detection", unknown == 1 ? "" : "s",
                 " name images outside the annotations; pycocotools: 'Results do not "
                 "correspond to current coco set')");
+  detail::warn_odd_boxes(detections, source, "detections");
   CocoDataset res;
   res.images_ = images_;
   res.categories_ = categories_;
@@ -208,5 +210,24 @@ CocoDataset CocoDataset::load_res(std::span<const Detection> detections,
   res.build_index();
   return res;
 }
+
+namespace detail {
+
+void warn_odd_boxes(std::string_view source, std::string_view array, size_t count, size_t first,
+                    const BBox& box) {
+  std::string numbers;  // shortest round-trip digits
+  for (double v : {box.x, box.y, box.w, box.h}) {
+    numbers += numbers.empty() ? "[" : ", ";
+    char buffer[32];
+    numbers.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr);
+  }
+  numbers += "]";
+  log_warn(source, ": ", count, count == 1 ? " box has" : " boxes have",
+           " a zero or negative width or height (", count == 1 ? "" : "the first: ", array, "[",
+           first, "].bbox ", numbers,
+           "); evaluated as pycocotools does: such a box overlaps nothing (IoU 0 with any box)");
+}
+
+}  // namespace detail
 
 }  // namespace trainer::eval

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "json_reader.h"
+#include "odd_boxes.h"
 #include "trainer/core/error.h"
 #include "trainer/eval/coco.h"
 
@@ -105,10 +106,6 @@ CocoAnnotation read_annotation(element value, json::Where where) {
   require_field(seen & kBox, where, "bbox");
   require_field(seen & kArea, where, "area");
   require_field(seen & kCrowd, where, "iscrowd");
-  if (!(ann.bbox.w >= 0 && ann.bbox.h >= 0)) {
-    where.field = "bbox";
-    json::fail_at(where, str("negative box size ", ann.bbox.w, " x ", ann.bbox.h));
-  }
   return ann;
 }
 
@@ -180,6 +177,7 @@ CocoDataset parse_dataset(const simdjson::padded_string& text, std::string_view 
   for (auto [seen, name] : {std::pair{has_images, "images"}, {has_categories, "categories"},
                             {has_annotations, "annotations"}})
     if (!seen) fail(source, ": missing top-level '", name, "' array");
+  detail::warn_odd_boxes(annotations, source, "annotations");
   return CocoDataset(std::move(images), std::move(categories), std::move(annotations));
 }
 

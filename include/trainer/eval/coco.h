@@ -57,6 +57,8 @@ class CocoDataset {
  public:
   // Reads and indexes an instances JSON file. Throws trainer::Error on unreadable files,
   // malformed JSON (with line:column) and missing or mistyped fields (naming the element).
+  // Boxes with a zero or negative width or height are kept, as pycocotools keeps them (they
+  // overlap nothing), with one warning (log_warn) that counts them and names the first.
   static CocoDataset load(const std::string& path);
   // Same, from text in memory; `source` names it in error messages.
   static CocoDataset parse(std::string_view json, std::string_view source = "<memory>");
@@ -101,8 +103,11 @@ class CocoDataset {
   // categories, one annotation per detection in input order with id = position + 1,
   // area = w * h, iscrowd = false. Every image id must be one of this dataset's images
   // (pycocotools asserts); category ids are not checked (unknown ones never match anything).
-  // Throws on a negative or non-finite score and on a negative or non-finite box, naming the
-  // detection. An empty list is accepted here (a model may detect nothing; every AP is then 0).
+  // Throws on a negative or non-finite score and on a non-finite box coordinate, naming the
+  // detection. Boxes with a zero or negative width or height are kept (area w * h may then be
+  // negative: outside every default area range), with one warning naming the first, `source`
+  // naming the list. An empty list is accepted here (a model may detect nothing; every AP is
+  // then 0).
   CocoDataset load_res(std::span<const Detection> detections,
                        std::string_view source = "detections") const;
   // Same, reading a results JSON file (an array of {image_id, category_id, bbox, score}); an
