@@ -20,7 +20,7 @@ import random
 FAMILIES = [
     "ties", "duplicates", "over100", "crowd", "area", "geometry", "iou_thresholds",
     "equal_iou", "recall_thresholds", "epsilon", "missing", "identity", "summation",
-    "numbers", "params", "fuzz", "realistic",
+    "numbers", "params", "fuzz", "realistic", "odd_boxes",
 ]
 
 
@@ -526,6 +526,125 @@ def fam_realistic(rng, mini_annotations):
     anns, dets = random_scene(rng, 150, cats, 14, dets_per_gt=2.0, fp_per_image=85,
                               crowd_rate=0.01, area_noise=0.5)
     out.append(case("realistic_synthetic_80", dataset(range(1, 151), cats, anns), dets))
+    return out
+
+
+def flip_box(rng, box, kind=None):
+    """The box with a negative width, height or both, or a zero one (kind picks; random else)."""
+    kind = kind or rng.choice(["neg_w", "neg_h", "neg_wh", "zero_w", "zero_h", "zero_wh"])
+    x, y, w, h = box
+    if kind in ("neg_w", "neg_wh"):
+        w = -w
+    if kind in ("neg_h", "neg_wh"):
+        h = -h
+    if kind in ("zero_w", "zero_wh"):
+        w = rng.choice([0, 0.0, -0.0])
+    if kind in ("zero_h", "zero_wh"):
+        h = rng.choice([0, 0.0, -0.0])
+    return [x, y, w, h]
+
+
+def fam_odd_boxes(rng):
+    """Boxes pycocotools accepts although they have no extent: negative or zero widths and
+    heights (IoU 0 with everything; a detection's area w*h is negative with one negative side,
+    so it falls outside every default area range), huge boxes whose areas overflow to inf
+    (IoU inf/inf = NaN, which matches at every threshold since NaN < t is false), in ground
+    truth and in detections, crowd or not."""
+    out = []
+    # One kind of odd GT box per case: the GT keeps its `area` field (the file's, positive or
+    # not), detections aim at the box as written and at its mirror image.
+    for kind in ("neg_w", "neg_h", "neg_wh", "zero_w", "zero_h", "zero_wh"):
+        anns, dets = random_scene(rng, 6, [1, 2], 5, dets_per_gt=1.5, fp_per_image=2,
+                                  score_digits=2)
+        for a in anns:
+            if rng.random() < 0.4:
+                x, y, w, h = a["bbox"]
+                a["bbox"] = flip_box(rng, a["bbox"], kind)
+                a["area"] = rng.choice([a["area"], -a["area"], 0, w * h])
+                dets.append(det(a["image_id"], a["category_id"], a["bbox"], rng.random()))
+                dets.append(det(a["image_id"], a["category_id"],
+                                [x + min(0, a["bbox"][2]), y + min(0, a["bbox"][3]), w, h],
+                                rng.random()))
+        out.append(case("odd_gt_%s" % kind, dataset(range(1, 7), [1, 2], anns), dets))
+    # Odd detections: over regular GTs, at the top of the ranking and in the middle; a negative
+    # area is outside every range (ignored when unmatched), a both-negative box has a positive
+    # area (a false positive), a zero-size one area 0 (in 'all' and 'small').
+    for kind in ("neg_w", "neg_h", "neg_wh", "zero_w", "zero_h", "zero_wh", None):
+        anns, dets = random_scene(rng, 6, [1, 2, 3], 5, dets_per_gt=2, fp_per_image=3)
+        for d in dets:
+            if rng.random() < 0.35:
+                d["bbox"] = flip_box(rng, d["bbox"], kind)
+                if rng.random() < 0.3:
+                    d["score"] = 1.0
+        out.append(case("odd_dt_%s" % (kind or "mixed"), dataset(range(1, 7), [1, 2, 3], anns),
+                        dets))
+    # Crowd GTs with negative and zero sizes (union = the detection's area), next to regular ones.
+    anns = [gt(1, 1, 1, [100, 100, -50, 50], iscrowd=1, area=2500),
+            gt(2, 1, 1, [60, 100, 50, 50], iscrowd=1, area=2500),
+            gt(3, 1, 1, [0, 0, 0, 30], iscrowd=1, area=0),
+            gt(4, 1, 1, [0, 0, 30, 30]),
+            gt(5, 2, 1, [10, 10, -20, -20], iscrowd=1, area=400),
+            gt(6, 2, 1, [10, 10, 20, 20])]
+    dets = [det(1, 1, [100, 100, -50, 50], 0.9), det(1, 1, [50, 100, 50, 50], 0.85),
+            det(1, 1, [70, 110, 20, 20], 0.8), det(1, 1, [0, 0, 30, 30], 0.75),
+            det(1, 1, [0, 0, 0, 30], 0.7), det(2, 1, [-10, -10, 20, 20], 0.6),
+            det(2, 1, [10, 10, 20, 20], 0.5), det(2, 1, [10, 10, -20, -20], 0.95)]
+    for _ in range(10):
+        dets.append(det(rng.choice([1, 2]), 1, flip_box(rng, rand_box(rng, size=150, max_wh=60)),
+                        rng.random()))
+    out.append(case("odd_crowd", dataset([1, 2], [1], anns), dets))
+    # Huge and far-away boxes: areas 1e60 and inf (then IoU NaN or 0), x + w overflowing to inf,
+    # negative coordinates of 1e30. A GT's `area` must stay finite (JSON has no inf).
+    big, top = 1e200, 1.7976931348623157e308
+    anns = [gt(1, 1, 1, [0, 0, 1e30, 1e30], area=1e60), gt(2, 1, 1, [-1e30, -1e30, 1e30, 1e30], area=1e60),
+            gt(3, 1, 1, [0, 0, big, big], area=top), gt(4, 1, 1, [0, 0, 10, 10]),
+            gt(5, 2, 1, [top, top, top, top], area=top), gt(6, 2, 1, [0, 0, big, big], iscrowd=1, area=1e10),
+            gt(7, 2, 1, [5, 5, 10, 10]), gt(8, 3, 1, [-1e30, 0, 1e30, 10], area=1e31),
+            gt(9, 3, 1, [0, 0, big, -big], area=top), gt(10, 3, 2, [0, 0, big, big], area=5000),
+            gt(11, 3, 2, [0, 0, big, big], area=5000)]
+    dets = [det(1, 1, [0, 0, 1e30, 1e30], 0.9), det(1, 1, [-1e30, -1e30, 1e30, 1e30], 0.8),
+            det(1, 1, [0, 0, big, big], 0.7), det(1, 1, [0, 0, big, big], 0.65),
+            det(1, 1, [0, 0, 10, 10], 0.6), det(1, 1, [0, 0, 1e30, 10], 0.55),
+            det(2, 1, [top, top, top, top], 0.9), det(2, 1, [0, 0, big, big], 0.8),
+            det(2, 1, [0, 0, top, top], 0.75), det(2, 1, [5, 5, 10, 10], 0.7),
+            det(3, 1, [-1e30, 0, 1e30, 10], 0.9), det(3, 1, [0, 0, big, -big], 0.85),
+            det(3, 1, [-big, -big, big, big], 0.8), det(3, 2, [0, 0, big, big], 0.9),
+            det(3, 2, [1, 1, big, big], 0.8), det(3, 2, [0, 0, 10, 10], 0.7)]
+    out.append(case("odd_huge", dataset([1, 2, 3], [1, 2], anns), dets))
+    # Parameters under which IoU 0 matters: thresholds at or below 0 (IoU 0 >= 0 matches, so odd
+    # boxes match), area ranges reaching below 0 (negative areas inside a range).
+    anns, dets = random_scene(rng, 5, [1, 2], 5, dets_per_gt=1.5, fp_per_image=2)
+    for a in anns:
+        if rng.random() < 0.4:
+            a["bbox"] = flip_box(rng, a["bbox"])
+            a["area"] = rng.choice([a["area"], -a["area"], 0])
+    for d in dets:
+        if rng.random() < 0.4:
+            d["bbox"] = flip_box(rng, d["bbox"])
+    data = dataset(range(1, 6), [1, 2], anns)
+    out.append(case("odd_params_defaults", data, dets))
+    out.append(case("odd_params_iou0", data, dets, {"iouThrs": [0.0, 0.5, -0.25, 1e-300]}))
+    out.append(case("odd_params_negative_areas", data, dets,
+                    {"areaRng": [[-1e10, 1e10], [-1e10, 0.0], [0.0, 1e10], [-500.0, 500.0]],
+                     "areaRngLbl": ["all", "small", "medium", "large"]}))
+    out.append(case("odd_params_usecats0", data, dets, {"useCats": 0}))
+    # Realistic files with a few odd boxes of every kind on both sides, as a converter bug or a
+    # detector's raw output would leave them.
+    for n in range(4):
+        cats = [1, 2, 3, 5, 8]
+        anns, dets = random_scene(rng, 20, cats, 8, dets_per_gt=1.5, fp_per_image=10,
+                                  crowd_rate=0.05, area_noise=0.3, box_digits=rng.choice([None, 2]))
+        for a in anns:
+            if rng.random() < 0.08:
+                a["bbox"] = flip_box(rng, a["bbox"])
+        for d in dets:
+            r = rng.random()
+            if r < 0.05:
+                d["bbox"] = flip_box(rng, d["bbox"])
+            elif r < 0.07:  # a corner-format box read as [x, y, w, h]: x2 < x1 gives w < 0
+                x, y, w, h = d["bbox"]
+                d["bbox"] = [x + w, y + h, -w, -h] if rng.random() < 0.5 else [x, y, x - 700, h]
+        out.append(case("odd_mixed_%d" % n, dataset(range(1, 21), cats, anns), dets))
     return out
 
 

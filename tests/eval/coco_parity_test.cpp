@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -51,14 +52,17 @@ std::string hex(double v) {
 
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-// Runs the oracle for one family into a fresh temporary directory.
-fs::path run_oracle(const std::string& family) {
+// Runs the oracle for one family ("family" or "family/seed") into a fresh temporary directory.
+fs::path run_oracle(const std::string& family_seed) {
+  const size_t slash = family_seed.find('/');
+  const std::string family = family_seed.substr(0, slash);
+  const std::string seed = slash == std::string::npos ? "0" : family_seed.substr(slash + 1);
   std::string templ = (fs::temp_directory_path() / "trainer-coco-parity-XXXXXX").string();
   if (!mkdtemp(templ.data())) ADD_FAILURE() << "mkdtemp failed";
   const char* python = std::getenv("TRAINER_PYTHON");
   std::string command = std::string(python ? python : TRAINER_ORACLE_PYTHON) + " " + source_dir() +
-                        "/scripts/eval/pycocotools_oracle.py --families " + family + " --out " +
-                        templ + " > " + templ + "/oracle.log 2>&1";
+                        "/scripts/eval/pycocotools_oracle.py --families " + family + " --seed " +
+                        seed + " --out " + templ + " > " + templ + "/oracle.log 2>&1";
   int status = std::system(command.c_str());
   if (status != 0) {
     ADD_FAILURE() << "the pycocotools oracle failed (" << command << "):\n"
@@ -131,6 +135,11 @@ void expect_same_array(const std::string& what, const std::vector<double>& ours,
   }
 }
 
+bool has_odd_box(const std::vector<CocoAnnotation>& anns) {
+  return std::any_of(anns.begin(), anns.end(),
+                     [](const CocoAnnotation& a) { return !(a.bbox.w > 0 && a.bbox.h > 0); });
+}
+
 struct Manifest {
   std::vector<std::string> cases;
   NumpySum sum = NumpySum::Pairwise;
@@ -151,7 +160,8 @@ Manifest read_manifest(const fs::path& dir) {
   return m;
 }
 
-// `trainer coco-eval` in-process: its stdout and the stats it writes.
+// `trainer coco-eval` in-process: its stdout and the stats it writes (its warnings are checked
+// by the command's own tests, and kept off the test log here).
 void expect_cli_matches(const fs::path& dir, const std::string& name, const Manifest& manifest,
                         const std::string& summary, const std::vector<std::string>& stats_hex) {
   std::string gt = (dir / (name + ".gt.json")).string(), dt = (dir / (name + ".dt.json")).string(),
@@ -162,9 +172,11 @@ void expect_cli_matches(const fs::path& dir, const std::string& name, const Mani
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   testing::internal::CaptureStdout();
+  testing::internal::CaptureStderr();
   int status = trainer::run_coco_eval_command(static_cast<int>(argv.size()), argv.data());
   std::string printed = testing::internal::GetCapturedStdout();
-  ASSERT_EQ(status, 0) << name;
+  std::string warnings = testing::internal::GetCapturedStderr();
+  ASSERT_EQ(status, 0) << name << ": " << warnings;
   EXPECT_EQ(printed, summary) << name << ": coco-eval output differs";
   simdjson::dom::parser parser;
   simdjson::padded_string text(read_text(out));
@@ -207,8 +219,14 @@ TEST_P(CocoParity, MatchesPycocotools) {
           << "pycocotools: " << std::string(expect["error"].get_string().value());
       continue;
     }
+    testing::internal::CaptureStderr();
     CocoDataset gt = CocoDataset::load(file(".gt.json").string());
     CocoDataset dt = gt.load_res(file(".dt.json").string());
+    // Boxes with a zero or negative side are evaluated, with one warning line per file.
+    const std::string warnings = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(std::count(warnings.begin(), warnings.end(), '\n'),
+              has_odd_box(gt.annotations()) + has_odd_box(dt.annotations()))
+        << warnings;
     CocoEvalResult result = evaluate(gt, dt, read_params(gt, file(".params.json")));
     CocoSummary summary = summarize(result, manifest.sum);
 
@@ -246,7 +264,12 @@ INSTANTIATE_TEST_SUITE_P(
     Families, CocoParity,
     testing::Values("ties", "duplicates", "over100", "crowd", "area", "geometry", "iou_thresholds",
                     "equal_iou", "recall_thresholds", "epsilon", "missing", "identity", "summation",
-                    "numbers", "params", "fuzz", "realistic"),
-    [](const testing::TestParamInfo<std::string>& info) { return info.param; });
+                    "numbers", "params", "fuzz", "realistic", "odd_boxes", "odd_boxes/1",
+                    "odd_boxes/2", "odd_boxes/3"),
+    [](const testing::TestParamInfo<std::string>& info) {
+      std::string name = info.param;
+      if (size_t slash = name.find('/'); slash != std::string::npos) name.replace(slash, 1, "_seed");
+      return name;
+    });
 
 }  // namespace
