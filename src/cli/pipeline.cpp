@@ -278,6 +278,7 @@ train::TrainerOptions trainer_options(const Pipeline& p) {
   o.model_dir = rt.model_dir();
   o.checkpoint_every = rt.checkpoint_every_n_steps();
   o.keep_checkpoints = static_cast<int>(rt.keep_checkpoint_max());
+  o.check_numerics = rt.check_numerics();
   o.config_text = p.config_text;
   o.communicator = p.communicator.get();
   TRAINER_CHECK(rt.allreduce_bucket_mb() >= 0, "runtime.allreduce_bucket_mb: ", rt.allreduce_bucket_mb(),

@@ -228,6 +228,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"runtime.seed"},
       {"runtime.model_dir"},
       {"runtime.keep_checkpoint_max"},
+      {"runtime.check_numerics"},
       {"runtime.checkpoint_every_n_steps"},
       {"runtime.log_every_n_steps"},
       {"runtime.collective_timeout_seconds"},

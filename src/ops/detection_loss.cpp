@@ -25,7 +25,9 @@ void check_operands(const char* op, const Tensor& pred, const Tensor& targets, c
 
 // The loss is a sum whose per-entry gradient the forward already computed (`grad`, f32):
 // backward only scales it by the upstream scalar and converts it to the predictions' dtype.
-void record_saved_gradient(Context& ctx, const Tensor& pred, const Tensor& y, Tensor grad, const char* op) {
+// front_end: the op that records it (check_numerics names it); op: its backward, for errors.
+void record_saved_gradient(Context& ctx, const Tensor& pred, const Tensor& y, Tensor grad, const char* front_end,
+                           const char* op) {
   ctx.tape->record({pred}, [x = GradRef(pred), dtype = pred.dtype(), y_ref = GradRef(y), grad = std::move(grad), op,
                     stream = ctx.stream](Tape& tape) {
     Tensor dy = tape.take_grad(y_ref);
@@ -39,7 +41,7 @@ void record_saved_gradient(Context& ctx, const Tensor& pred, const Tensor& y, Te
         cpu::scale_saved_gradient<T>(grad.data<float>(), grad.numel(), static_cast<float>(dy.item()), dx.data<T>());
     });
     tape.accumulate(x, std::move(dx));
-  });
+  }, front_end);
 }
 
 }  // namespace
@@ -69,7 +71,7 @@ Tensor sigmoid_focal_loss(Context& ctx, const Tensor& logits_in, const Tensor& t
   });
   if (recording) {
     ctx.tape->track(y);
-    record_saved_gradient(ctx, logits, y, std::move(grad), "sigmoid_focal_loss backward");
+    record_saved_gradient(ctx, logits, y, std::move(grad), "sigmoid_focal_loss", "sigmoid_focal_loss backward");
   }
   return y;
 }
@@ -95,7 +97,7 @@ Tensor smooth_l1_loss(Context& ctx, const Tensor& pred_in, const Tensor& targets
   });
   if (recording) {
     ctx.tape->track(y);
-    record_saved_gradient(ctx, pred, y, std::move(grad), "smooth_l1_loss backward");
+    record_saved_gradient(ctx, pred, y, std::move(grad), "smooth_l1_loss", "smooth_l1_loss backward");
   }
   return y;
 }

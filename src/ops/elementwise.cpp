@@ -48,7 +48,7 @@ Tensor binary(Context& ctx, BinaryOp op, const char* name, const Tensor& a_in, c
     TRAINER_RUN_KERNEL(backend, binary_forward<T>, op, bc, a.data<T>(), b.data<T>(), y.data<T>());
   });
   if (ctx.recording(a, b)) {
-    ctx.tape->track(y);
+    ctx.tape->track(y, name);
     const bool is_mul = op == BinaryOp::Mul;
     // Mul needs each operand's value for the other's gradient; add/sub need neither.
     ctx.tape->record({a, b}, [op, bc, a_ref = GradRef(a), b_ref = GradRef(b), a_val = is_mul ? a.detach() : Tensor(),
@@ -80,7 +80,7 @@ Tensor binary(Context& ctx, BinaryOp op, const char* name, const Tensor& a_in, c
           tape.accumulate(b_ref, std::move(db));
         }
       });
-    });
+    }, name);
   }
   return y;
 }

@@ -9,7 +9,7 @@ namespace {
 
 // factor * sum(x) as an f32 scalar on x's device; the CUDA kernel writes it there, so the loss
 // never visits the host unless someone reads it.
-Tensor scaled_sum(Context& ctx, const Tensor& x_in, double factor) {
+Tensor scaled_sum(Context& ctx, const Tensor& x_in, double factor, const char* name) {
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({}, DType::F32, x.device());
   ops_detail::dispatch("sum", x, ctx.stream, [&](auto tag, auto backend) {
@@ -20,7 +20,7 @@ Tensor scaled_sum(Context& ctx, const Tensor& x_in, double factor) {
       *y.data<float>() = static_cast<float>(cpu::sum<T>(x.data<T>(), x.numel()) * factor);
   });
   if (ctx.recording(x)) {
-    ctx.tape->track(y);
+    ctx.tape->track(y, name);
     ctx.tape->record({x}, [x = GradRef(x), dtype = x.dtype(), device = x.device(), y = GradRef(y), factor,
                       stream = ctx.stream](Tape& tape) {
       Tensor dy = tape.take_grad(y);
@@ -35,17 +35,17 @@ Tensor scaled_sum(Context& ctx, const Tensor& x_in, double factor) {
           dx.fill_(dy.item() * factor);
       });
       tape.accumulate(x, std::move(dx));
-    });
+    }, name);
   }
   return y;
 }
 
 }  // namespace
 
-Tensor sum(Context& ctx, const Tensor& x) { return scaled_sum(ctx, x, 1.0); }
+Tensor sum(Context& ctx, const Tensor& x) { return scaled_sum(ctx, x, 1.0, "sum"); }
 Tensor mean(Context& ctx, const Tensor& x) {
   TRAINER_CHECK(x.numel() > 0, "mean of the empty tensor ", x.describe());
-  return scaled_sum(ctx, x, 1.0 / static_cast<double>(x.numel()));
+  return scaled_sum(ctx, x, 1.0 / static_cast<double>(x.numel()), "mean");
 }
 
 }  // namespace trainer::ops

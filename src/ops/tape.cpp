@@ -2,25 +2,31 @@
 
 #include <chrono>
 
+#include "trainer/ops/numerics_check.h"
 #include "trainer/ops/tensor_math.h"
 
 namespace trainer {
 
-void Tape::track(Tensor& t) {
+void Tape::add_slot(Tensor& t) {
   t.set_grad_id(static_cast<int64_t>(slots_.size()));
   slots_.emplace_back();
 }
 
+void Tape::track(Tensor& t, const char* op) {
+  add_slot(t);
+  if (numerics_) numerics_->output(t, op);
+}
+
 void Tape::track_leaf(Tensor& value, const Tensor& grad) {
   TRAINER_CHECK(grad.shape() == value.shape(), "gradient buffer ", grad.describe(), " does not fit ", value.describe());
-  track(value);
+  add_slot(value);
   slots_.back().grad = grad;
   slots_.back().leaf = true;
 }
 
 template <typename Refs>
-void Tape::record_entry(const Refs& inputs, Backward backward) {
-  Entry e{std::move(backward), {}, part_};
+void Tape::record_entry(const Refs& inputs, Backward backward, const char* op) {
+  Entry e{std::move(backward), {}, part_, op};
   for (const GradRef& in : inputs) {
     if (!in.requires_grad()) continue;
     TRAINER_ASSERT(in.id < static_cast<int64_t>(slots_.size()));
@@ -32,8 +38,12 @@ void Tape::record_entry(const Refs& inputs, Backward backward) {
   entries_.push_back(std::move(e));
 }
 
-void Tape::record(std::initializer_list<GradRef> inputs, Backward backward) { record_entry(inputs, std::move(backward)); }
-void Tape::record(const std::vector<GradRef>& inputs, Backward backward) { record_entry(inputs, std::move(backward)); }
+void Tape::record(std::initializer_list<GradRef> inputs, Backward backward, const char* op) {
+  record_entry(inputs, std::move(backward), op);
+}
+void Tape::record(const std::vector<GradRef>& inputs, Backward backward, const char* op) {
+  record_entry(inputs, std::move(backward), op);
+}
 
 void Tape::finish_leaf(int64_t id) {
   Slot& slot = slots_[id];
@@ -52,6 +62,7 @@ Tensor Tape::take_grad(const GradRef& output) {
 
 void Tape::accumulate(const GradRef& input, Tensor g) {
   if (!input.requires_grad() || !g.defined()) return;
+  if (numerics_ && running_) numerics_->gradient(g, running_->op, running_index_);
   TRAINER_ASSERT(input.id < static_cast<int64_t>(slots_.size()));
   Slot& slot = slots_[input.id];
   TRAINER_CHECK(g.shape() == input.shape, "gradient ", g.describe(), " for a tensor of shape ", shape_str(input.shape),
@@ -87,6 +98,8 @@ void Tape::backward(const Tensor& root, const Tensor& seed) {
   for (size_t i = entries_.size(); i-- > 0;) {
     Entry e = std::move(entries_[i]);
     entries_.pop_back();
+    running_ = &e;
+    running_index_ = i;
     if (part_times_ && e.part) {
       const auto start = std::chrono::steady_clock::now();
       e.backward(*this);
@@ -94,6 +107,7 @@ void Tape::backward(const Tensor& root, const Tensor& seed) {
     } else {
       e.backward(*this);  // the closure and everything it saved die at the end of this iteration
     }
+    running_ = nullptr;
     for (const int64_t id : e.leaves)
       if (--slots_[id].pending == 0) finish_leaf(id);
   }

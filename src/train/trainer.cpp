@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "trainer/core/log.h"
+#include "trainer/ops/numerics_check.h"
 #include "trainer/ops/tensor_math.h"
 
 namespace trainer::train {
@@ -82,6 +83,34 @@ double Trainer::clip_per_tensor(nn::ParameterStore& store) const {
   return total;
 }
 
+double Trainer::forward_backward(const TrainBatch& batch, NumericsCheck* check, bool reduce) {
+  nn::ParameterStore& store = task_.store();
+  Tape tape;
+  Context ctx(options_.execution, &tape, true);
+  ctx.device = store.device();
+  tape.time_parts(ctx.part_times);
+  if (check) {
+    check->watch(tape);
+    ctx.observer = check;
+  }
+  store.track(tape);
+  const Tensor loss = task_.loss(ctx, batch, step_);
+  const double value = loss.item();
+  if (check) check->check_forward();
+  const Tensor seed = Tensor::full({}, scaler_.scale(), DType::F32, loss.device());
+  if (reduce && reducer_) reducer_->attach(tape);
+  tape.backward(loss, seed);
+  store.untrack();
+  return value;
+}
+
+std::string Trainer::diagnose(const TrainBatch& batch) {
+  NumericsCheck check;
+  forward_backward(batch, &check, false);
+  return check.first() ? NumericsCheck::describe(*check.first())
+                       : "no op's output or gradient was non-finite when the batch ran again";
+}
+
 StepResult Trainer::step(const TrainBatch& batch) {
   nn::ParameterStore& store = task_.store();
   if (options_.communicator) options_.communicator->set_step(step_);
@@ -92,18 +121,12 @@ StepResult Trainer::step(const TrainBatch& batch) {
   // step's gradients are finite: keep the old ones to put back if the step is skipped.
   Tensor& statistics = store.buffer_values();
   const Tensor statistics_before = statistics.defined() ? statistics.clone() : Tensor();
-  {
-    Tape tape;
-    Context ctx(options_.execution, &tape, true);
-    ctx.device = store.device();
-    tape.time_parts(ctx.part_times);
-    store.track(tape);
-    const Tensor loss = task_.loss(ctx, batch, step_);
-    r.loss = loss.item();
-    const Tensor seed = Tensor::full({}, scaler_.scale(), DType::F32, loss.device());
-    if (reducer_) reducer_->attach(tape);
-    tape.backward(loss, seed);
-    store.untrack();
+  if (options_.check_numerics) {
+    NumericsCheck check;
+    r.loss = forward_backward(batch, &check, true);
+    TRAINER_CHECK(!check.first(), "check_numerics: step ", step_, ": ", NumericsCheck::describe(*check.first()));
+  } else {
+    r.loss = forward_backward(batch, nullptr, true);
   }
   Tensor& grads = store.grads();
   if (distributed()) {
@@ -137,13 +160,16 @@ StepResult Trainer::step(const TrainBatch& batch) {
     // Without dynamic scaling (or with the scale already at its floor), a non-finite loss or
     // gradient is a diverging run, not an overflow to back off from: skip the update (the
     // weights stay good) and give up if it keeps happening.
-    ++bad_in_a_row_;
+    if (++bad_in_a_row_ == 1) {
+      first_bad_ = diagnose(batch);
+      if (statistics_before.defined()) statistics.copy_from(statistics_before);  // the rerun's, undone
+    }
     log_warn("step ", step_, ": non-finite ", std::isfinite(r.loss) ? "gradients" : "loss", " (loss ", r.loss,
-             ", lr ", r.lr, "); update skipped");
+             ", lr ", r.lr, "); update skipped", bad_in_a_row_ == 1 ? "; first non-finite: " + first_bad_ : "");
     TRAINER_CHECK(bad_in_a_row_ < options_.max_consecutive_bad_steps, "training diverged: ", bad_in_a_row_,
-                  " steps in a row with a non-finite loss or gradients, the last at step ", step_,
-                  " (lr ", r.lr, "); lower the learning rate or enable loss scaling, and resume from the last "
-                  "checkpoint");
+                  " steps in a row with a non-finite loss or gradients, the last at step ", step_, " (lr ", r.lr,
+                  "); where it started: ", first_bad_,
+                  ". Lower the learning rate or enable loss scaling, and resume from the last checkpoint");
   } else {
     log_info("step ", step_, ": gradients overflowed at loss scale ", r.loss_scale, "; update skipped, scale now ",
              scaler_.scale());

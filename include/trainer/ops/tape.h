@@ -16,6 +16,8 @@
 
 namespace trainer {
 
+class NumericsCheck;
+
 // What backward closures keep of a tensor whose data they do not need: its gradient slot
 // and shape. Capturing a GradRef instead of the Tensor lets the activation's memory go.
 struct GradRef {
@@ -34,8 +36,9 @@ class Tape {
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 
-  // Gives `t` a fresh gradient slot (t.grad_id()).
-  void track(Tensor& t);
+  // Gives `t` a fresh gradient slot (t.grad_id()). `op`: the op front-end that made it (the
+  // caller's name, for check_numerics).
+  void track(Tensor& t, const char* op = __builtin_FUNCTION());
   // A leaf whose gradient lands in `grad` (a view into the flat gradient buffer): the first
   // contribution is copied there, later ones are added; leaves that receive no gradient are
   // zeroed by backward(), so the buffer never needs clearing.
@@ -43,8 +46,8 @@ class Tape {
 
   // `inputs`: every tensor the closure may accumulate a gradient into (untracked ones and
   // undefined tensors are ignored). A closure that writes into a leaf it did not name fails.
-  void record(std::initializer_list<GradRef> inputs, Backward backward);
-  void record(const std::vector<GradRef>& inputs, Backward backward);
+  void record(std::initializer_list<GradRef> inputs, Backward backward, const char* op = __builtin_FUNCTION());
+  void record(const std::vector<GradRef>& inputs, Backward backward, const char* op = __builtin_FUNCTION());
   // Closures not yet run.
   size_t size() const { return entries_.size(); }
 
@@ -56,6 +59,8 @@ class Tape {
   // adds each such closure's time to it (ops/part_scope.h).
   void set_part(const char* part) { part_ = part; }
   void time_parts(PartTimes* times) { part_times_ = times; }
+  // Shows `check` every tracked output and every gradient a closure sends (null: nothing).
+  void check_numerics(NumericsCheck* check) { numerics_ = check; }
 
   // Seeds d(root) = seed (same shape as root) and runs every closure in reverse, once.
   void backward(const Tensor& root, const Tensor& seed);
@@ -78,15 +83,20 @@ class Tape {
     Backward backward;
     std::vector<int64_t> leaves;  // the leaf inputs it named (most closures: none)
     const char* part = nullptr;
+    const char* op = nullptr;
   };
   template <typename Refs>
-  void record_entry(const Refs& inputs, Backward backward);
+  void record_entry(const Refs& inputs, Backward backward, const char* op);
+  void add_slot(Tensor& t);
   void finish_leaf(int64_t id);
 
   std::vector<Slot> slots_;
   std::vector<Entry> entries_;
   std::function<void(int64_t)> on_leaf_final_;
   const char* part_ = nullptr;
+  NumericsCheck* numerics_ = nullptr;
+  const Entry* running_ = nullptr;  // the closure backward() is in
+  size_t running_index_ = 0;
   PartTimes* part_times_ = nullptr;
 };
 

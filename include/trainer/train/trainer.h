@@ -71,6 +71,9 @@ struct TrainerOptions {
   int keep_checkpoints = 5;
   std::string config_text;        // saved in every checkpoint
   int max_consecutive_bad_steps = 5;  // non-finite losses in a row before the run stops
+  // runtime.check_numerics: every op's output and gradient is checked, and the first that is
+  // not finite stops the run, named with its layer (ops/numerics_check.h).
+  bool check_numerics = false;
   // Polled after every step: true ends run() early, with a checkpoint (e.g. on SIGTERM).
   std::function<bool()> should_stop;
 };
@@ -104,6 +107,13 @@ class Trainer {
   // Clips each parameter's gradient to clip_gradient_norm_per_tensor; returns the squared norm
   // of all the gradients after it.
   double clip_per_tensor(nn::ParameterStore& store) const;
+  // Forward and backward of `batch` on a fresh tape, gradients into the store; with `check`, it
+  // sees every output and gradient. With `reduce`, gradients are averaged over the ranks as
+  // backward goes. Returns the loss.
+  double forward_backward(const TrainBatch& batch, NumericsCheck* check, bool reduce);
+  // Where a non-finite step went wrong: the batch again, checked (a bad step changes nothing, so
+  // the rerun sees what the step saw); says which op and layer came out non-finite first.
+  std::string diagnose(const TrainBatch& batch);
   TrainTask& task_;
   TrainerOptions options_;
   MetricsLog& log_;
@@ -115,6 +125,7 @@ class Trainer {
   int64_t step_ = 0;
   std::pair<int64_t, int64_t> resume_cursor_{0, 0};
   int bad_in_a_row_ = 0;
+  std::string first_bad_;  // the diagnosis of the first of the bad steps in a row
   int64_t skipped_steps_ = 0;
 
   bool distributed() const { return options_.communicator && options_.communicator->world_size() > 1; }

@@ -1,0 +1,68 @@
+// runtime { check_numerics: true }: finds the first op whose output (forward) or gradient
+// (backward) holds a NaN or an infinity, and names it with the layer it belongs to — what TF's
+// tf.debugging.enable_check_numerics does, on the tape. The trainer also runs one such check on
+// the batch of a step whose loss or gradients came out non-finite, so that a diverging run says
+// where it started even with the option off.
+//
+// How a finding is placed: the tape tells the check about every output it tracks and every
+// gradient a closure sends (with the op's name, the function that recorded it), and the check,
+// as the step's LayerObserver, learns where each reporting layer ends on the tape; an op belongs
+// to the first layer reported after it recorded (ops outside any reporting layer — a fusion, a
+// loss — get the layer that follows them, or "after the last layer" for the loss).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "trainer/ops/context.h"
+
+namespace trainer {
+
+class NumericsCheck final : public LayerObserver {
+ public:
+  struct Finding {
+    bool backward = false;
+    std::string op;     // the op front-end that recorded it (conv2d, batch_norm, ...)
+    std::string layer;  // the module name, or "" after the last layer
+    int64_t bad = 0, total = 0;
+    float first_bad = 0;  // the first non-finite value (nan, inf or -inf)
+  };
+
+  // Starts watching `tape` (the check reads its length to place ops in layers).
+  void watch(Tape& tape) {
+    tape_ = &tape;
+    tape.check_numerics(this);
+  }
+
+  // From the tape: an op's output, kept until check_forward() (values are final by then).
+  void output(const Tensor& t, const char* op);
+  // From the tape: a gradient a backward closure sends to one of its inputs.
+  void gradient(const Tensor& g, const char* op, size_t entry);
+  // Call after the forward pass: checks the outputs seen, in the order they were made.
+  void check_forward();
+
+  void layer(const std::string& name, const char* type, OpClass op_class, const Tensor& output, int64_t params,
+             double flops) override;
+
+  const std::optional<Finding>& first() const { return first_; }
+  // "forward: the output of conv2d in layer backbone.layer1.0.conv1 has 12 of 4096 values not finite
+  // (the first: nan)".
+  static std::string describe(const Finding& f);
+
+ private:
+  std::string layer_of(size_t entry) const;
+  void found(const Tensor& t, const std::string& op, size_t entry, bool backward);
+
+  struct Output {
+    Tensor value;
+    const char* op;
+    size_t entry;  // the tape entry its op records next
+  };
+  const Tape* tape_ = nullptr;
+  std::vector<Output> outputs_;
+  std::vector<std::pair<size_t, std::string>> layer_ends_;  // (tape entries when reported, name)
+  std::optional<Finding> first_;
+};
+
+}  // namespace trainer
