@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -101,6 +102,17 @@ int run_train(const CliArgs& args, MetricsLog& log) {
     std::unique_ptr<data::Loader> loader = p.task->loader(tasks::Split::Train, data::LoaderCursor{epoch, batch});
     tasks::LoaderSource source(*loader);
     trainer.run(source);
+    // What the data cost: each unusable sample was named when met; here the count, once.
+    const data::LoaderStats stats = loader->stats();
+    if (stats.bad_samples > 0) {
+      char share[32];
+      std::snprintf(share, sizeof share, "%.2f",
+                    100.0 * static_cast<double>(stats.bad_samples) /
+                        static_cast<double>(stats.samples + stats.bad_samples));
+      log_warn("data: ", stats.bad_samples, " unusable training samples skipped (", share, " % of the ",
+               stats.samples + stats.bad_samples, " read); each is named above");
+    }
+    log.metric({{"data.bad_samples", static_cast<double>(stats.bad_samples)}});
     if (g_stop.load()) {
       log_warn("stopped by a signal after step ", trainer.steps_done(), "; rerun the same command to resume");
       return 130;

@@ -203,6 +203,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"eval_input_reader.shuffle"},
       {"{train,eval}_input_reader.num_prefetch_batches"},
       {"{train,eval}_input_reader.num_workers"},
+      {"{train,eval}_input_reader.max_bad_sample_fraction"},
       {"{train,eval}_input_reader.tf_record_input_reader.input_path"},
       {"{train,eval}_input_reader.tf_record_input_reader.label_offset"},
       {"{train,eval}_input_reader.image_folder_input_reader.root"},

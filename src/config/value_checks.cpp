@@ -205,6 +205,7 @@ void check_input(const InputReader& r, const std::string& at, Checker& check) {
   else
     check.at_least(r.num_prefetch_batches(), 1, at + ".num_prefetch_batches");
   check.at_least(r.num_workers(), 1, at + ".num_workers");
+  check.in_range(r.max_bad_sample_fraction(), 0, 1, at + ".max_bad_sample_fraction");
   if (r.has_synthetic_input_reader())
     check.above(r.synthetic_input_reader().num_examples(), 0,
                 at + ".synthetic_input_reader.num_examples");

@@ -228,8 +228,8 @@ bool Loader::note_bad_sample(int64_t index, const std::string& message) {
     std::string examples;
     for (const auto& e : stats_.bad_examples) examples += "\n  " + e;
     error_ = str("data loader stopped: ", stats_.bad_samples, " unusable samples among the ", tried_count_,
-                 " tried from ", dataset_->describe(), ", more than max_bad_fraction ", options_.max_bad_fraction,
-                 " allows (", static_cast<int64_t>(limit), "); the first:", examples);
+                 " tried from ", dataset_->describe(), ", more than the fraction ", options_.max_bad_fraction,
+                 " (input_reader.max_bad_sample_fraction) allows (", static_cast<int64_t>(limit), "); the first:", examples);
     stopping_ = true;
     work_cv_.notify_all();
     ready_cv_.notify_all();

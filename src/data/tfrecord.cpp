@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "trainer/core/crc32c.h"
+#include "trainer/core/log.h"
 #include "trainer/data/dataset.h"
 
 namespace trainer::data {
@@ -60,6 +63,37 @@ uint64_t TFRecordReader::file_size() const {
   return static_cast<uint64_t>(info.st_size);
 }
 
+// Whether a whole, intact record starts at `offset`: its length's CRC and its data's CRC match.
+// The data CRC makes a chance match of a header inside other bytes all but impossible (2^-64).
+bool record_starts_at(int fd, uint64_t offset, uint64_t size, uint64_t* length) {
+  uint8_t header[kHeaderBytes];
+  if (size - offset < kHeaderBytes + kFooterBytes || !read_at(fd, header, kHeaderBytes, offset)) return false;
+  if (load_u32(header + 8) != mask_crc32c(crc32c(header, 8))) return false;
+  *length = load_u64(header);
+  if (*length > size - offset - kHeaderBytes - kFooterBytes) return false;
+  std::vector<uint8_t> data(*length + kFooterBytes);
+  if (!read_at(fd, data.data(), data.size(), offset + kHeaderBytes)) return false;
+  return load_u32(data.data() + *length) == mask_crc32c(crc32c(data.data(), *length));
+}
+
+// The offset of the first intact record at or after `from` (`size` if none): headers are tested
+// in memory a chunk at a time, a header whose CRC matches then in full.
+uint64_t next_record(int fd, uint64_t from, uint64_t size) {
+  constexpr uint64_t kChunk = 1 << 20;
+  std::vector<uint8_t> chunk(kChunk + kHeaderBytes);
+  for (uint64_t start = from; start + kHeaderBytes <= size; start += kChunk) {
+    const uint64_t n = std::min<uint64_t>(chunk.size(), size - start);
+    if (!read_at(fd, chunk.data(), n, start)) return size;
+    for (uint64_t i = 0; i + kHeaderBytes <= n && i < kChunk; ++i) {
+      uint64_t length = 0;
+      if (load_u32(chunk.data() + i + 8) == mask_crc32c(crc32c(chunk.data() + i, 8)) &&
+          record_starts_at(fd, start + i, size, &length))
+        return start + i;
+    }
+  }
+  return size;
+}
+
 TFRecordReader::TFRecordReader(std::string path) : path_(std::move(path)) {
   const uint64_t size = file_size();
   Fd file(path_);
@@ -67,22 +101,36 @@ TFRecordReader::TFRecordReader(std::string path) : path_(std::move(path)) {
   uint64_t offset = 0;
   uint8_t header[kHeaderBytes];
   while (offset < size) {
-    if (size - offset < kHeaderBytes)
-      fail(path_, ": truncated record header at offset ", offset, " (", size - offset, " bytes left, need 12)");
-    if (!read_at(file.fd, header, kHeaderBytes, offset))
-      fail(path_, ": read error at offset ", offset, ": ", std::strerror(errno));
-    const uint64_t length = load_u64(header);
-    const uint32_t stored = load_u32(header + 8), computed = mask_crc32c(crc32c(header, 8));
-    if (stored != computed)
-      fail(path_, ": record length CRC mismatch at offset ", offset, " (stored 0x", std::hex, stored, ", computed 0x",
-           computed, std::dec, "); the file is corrupt or not a TFRecord file");
-    if (length > size - offset - kHeaderBytes || size - offset - kHeaderBytes - length < kFooterBytes)
-      fail(path_, ": record at offset ", offset, " claims ", length, " bytes but the file ends after ",
-           size - offset - kHeaderBytes, "; the file is truncated");
-    offsets_.push_back(offset);
-    lengths_.push_back(length);
-    offset += kHeaderBytes + length + kFooterBytes;
+    std::string damage;
+    if (size - offset < kHeaderBytes) {
+      damage = str("truncated record header (", size - offset, " bytes left, need 12)");
+    } else {
+      if (!read_at(file.fd, header, kHeaderBytes, offset))
+        fail(path_, ": read error at offset ", offset, ": ", std::strerror(errno));
+      const uint64_t length = load_u64(header);
+      if (load_u32(header + 8) != mask_crc32c(crc32c(header, 8)))
+        damage = "record length CRC mismatch";
+      else if (length > size - offset - kHeaderBytes || size - offset - kHeaderBytes - length < kFooterBytes)
+        damage = str("a record claims ", length, " bytes but the file ends after ", size - offset - kHeaderBytes,
+                     " (truncated)");
+      if (damage.empty()) {
+        offsets_.push_back(offset);
+        lengths_.push_back(length);
+        offset += kHeaderBytes + length + kFooterBytes;
+        continue;
+      }
+    }
+    // Damaged framing (a bad copy, a disk error, a truncated file): the records after it are
+    // still good, found again by scanning for the next intact record. TF stops the whole
+    // dataset here; the loss is the damaged bytes, each such stretch named once.
+    const uint64_t next = next_record(file.fd, offset + 1, size);
+    log_warn("data: ", path_, ": ", damage, " at offset ", offset, "; ", next - offset, " bytes skipped",
+             next < size ? str(", records continue at offset ", next) : std::string(" (to the end of the file)"));
+    damaged_bytes_ += next - offset;
+    offset = next;
   }
+  TRAINER_CHECK(!offsets_.empty() || size == 0, path_, ": not a TFRecord file (no intact record in its ", size,
+                " bytes)");
 }
 
 TFRecordReader::TFRecordReader(std::string path, const std::string& index_path) : path_(std::move(path)) {

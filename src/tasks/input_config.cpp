@@ -22,6 +22,7 @@ data::LoaderOptions loader_options(const config::TrainEvalPipelineConfig& c, Spl
   o.batch_size = split == Split::Train ? c.train_config().batch_size() : c.eval_config().batch_size();
   o.num_workers = static_cast<int>(r.num_workers());
   o.prefetch_batches = std::max(1, r.num_prefetch_batches());
+  o.max_bad_fraction = r.max_bad_sample_fraction();
   o.seed = run.seed;
   // Both splits are sharded over the ranks: training by a slice of each epoch's permutation,
   // evaluation as contiguous pieces of the split in order, every image on exactly one rank.

@@ -643,3 +643,92 @@ TEST(Cli, DeviceCudaWithoutCudaKernelsSaysHowToBuildThem) {
 
 }  // namespace
 }  // namespace trainer::testing
+
+#include <algorithm>
+#include <set>
+
+#include "trainer/core/crc32c.h"
+#include "trainer/data/tfrecord.h"
+
+namespace trainer::testing {
+namespace {
+
+// Data faults at scale: Fashion-MNIST's 10,000 test images as PNG tf.train.Examples in two
+// shards, then damaged as disks and copies damage data: 1 % of the images corrupt (their
+// records intact), 0.2 % of the records with a wrong data CRC, one record's length field hit
+// (the framing breaks), and the second shard truncated mid-record. Training goes to the end,
+// naming every bad sample once and counting them; with a lower bad-sample fraction it stops,
+// clearly and non-zero, once the fraction is passed.
+TEST(Cli, TrainsToTheEndOnDataWithOnePercentCorruptImagesAndDamagedRecords) {
+  const auto scratch = scratch_dir("faults");
+  const auto files = data::write_tfrecords(data::IdxDataset::fashion_mnist(false), (scratch / "fm").string(), 2);
+  ASSERT_EQ(files.size(), 2u);
+  std::set<std::string> named;  // "file@offset" of every damaged record
+  for (size_t f = 0; f < files.size(); ++f) {
+    const data::TFRecordReader reader(files[f]);
+    const std::string text = slurp(files[f]);
+    std::vector<uint8_t> bytes(text.begin(), text.end());
+    for (int64_t r = 0; r < reader.size(); ++r) {
+      const uint64_t at = reader.offset(r), length = reader.data_size(r);
+      uint8_t* payload = bytes.data() + at + 12;
+      if (r % 100 == 7) {  // a corrupt image: its PNG signature and header destroyed, the CRC redone
+        const uint8_t png[] = {0x89, 'P', 'N', 'G'};
+        uint8_t* image = std::search(payload, payload + length, png, png + 4);
+        ASSERT_NE(image, payload + length);
+        std::fill(image, image + 16, 0x5a);
+        const uint32_t crc = mask_crc32c(crc32c(payload, length));
+        for (int i = 0; i < 4; ++i) payload[length + i] = static_cast<uint8_t>(crc >> (8 * i));
+        named.insert(files[f] + "@" + std::to_string(at));
+      } else if (r % 500 == 250) {  // a wrong data CRC
+        payload[length] ^= 0xff;
+        named.insert(files[f] + "@" + std::to_string(at));
+      } else if (f == 0 && r == 1234) {  // a damaged length field: this record's framing is lost
+        bytes[at + 2] ^= 0x40;
+      }
+    }
+    if (f == 1) bytes.resize(bytes.size() - 100);  // a copy cut short
+    std::ofstream(files[f], std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                    static_cast<std::streamsize>(bytes.size()));
+  }
+  const std::string reader = "tf_record_input_reader { input_path: \"" + (scratch / "fm-*").string() + "\" }";
+  auto run = [&](const std::string& fraction) {
+    return run_trainer({"--config", kDemo, "--override",
+                        "model { classifier { resnet { width: 8 } } } train_config { batch_size: 64 num_steps: 40 }",
+                        "--override", "train_input_reader { " + reader + " max_bad_sample_fraction: " + fraction + " }",
+                        "--override", "eval_input_reader { num_epochs: 0 }",
+                        "--override", "runtime { model_dir: \"" + (scratch / "model").string() + "\" }"},
+                       scratch);
+  };
+  RunResult r = run("0.02");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("length CRC mismatch at offset"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(to the end of the file)"), std::string::npos) << r.err;  // the truncated tail
+  // 40 steps of 64 read about a quarter of the data: the bad samples met are named, each once,
+  // as the file and the record's offset, and they are the damaged ones.
+  const std::regex skipped("data: skipping an unusable sample: ([^ \n]*fm-0000[01]-of-00002)(@|: record [0-9]+ at "
+                           "offset )([0-9]+)");
+  std::set<std::string> met;
+  for (auto it = std::sregex_iterator(r.err.begin(), r.err.end(), skipped); it != std::sregex_iterator(); ++it) {
+    const std::string record = (*it)[1].str() + "@" + (*it)[3].str();
+    EXPECT_TRUE(named.count(record)) << record << " is not one of the damaged records";
+    EXPECT_TRUE(met.insert(record).second) << record << " named twice";
+  }
+  EXPECT_GT(met.size(), 10u) << r.err;
+  std::smatch summary;
+  ASSERT_TRUE(std::regex_search(r.err, summary, std::regex("data: ([0-9]+) unusable training samples skipped")))
+      << r.err;
+  EXPECT_EQ(std::stoul(summary[1].str()), met.size()) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(scratch / "model" / "ckpt-000000040.safetensors"));
+
+  std::filesystem::remove_all(scratch / "model");
+  RunResult stopped = run("0.001");
+  EXPECT_EQ(stopped.status, 1) << stopped.err;
+  EXPECT_NE(stopped.err.find("data loader stopped: "), std::string::npos) << stopped.err;
+  EXPECT_NE(stopped.err.find("more than the fraction 0.001 (input_reader.max_bad_sample_fraction) allows"),
+            std::string::npos)
+      << stopped.err;
+  std::filesystem::remove_all(scratch);
+}
+
+}  // namespace
+}  // namespace trainer::testing

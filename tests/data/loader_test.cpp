@@ -217,7 +217,7 @@ TEST(Loader, TooManyUnusableSamplesStopWithASummary) {
   } catch (const Error& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("unusable samples"), std::string::npos) << message;
-    EXPECT_NE(message.find("max_bad_fraction"), std::string::npos) << message;
+    EXPECT_NE(message.find("max_bad_sample_fraction"), std::string::npos) << message;
     EXPECT_NE(message.find("index#"), std::string::npos) << message;
   }
   EXPECT_THROW(loader.next(), Error);  // stays stopped

@@ -87,21 +87,30 @@ TEST(TFRecord, DataCrcMismatchNamesFileAndOffset) {
   }
 }
 
-TEST(TFRecord, LengthCrcMismatchAndTruncationStopTheIndex) {
+TEST(TFRecord, DamagedFramingIsSkippedAndTheScanGoesOnAtTheNextIntactRecord) {
   ScratchDir dir;
   const std::string path = dir / "len.tfrecord";
   write_records(path, 4);
-  const uint64_t third = TFRecordReader(path).offset(2);
-  flip_byte(path, third + 1);  // the length field of record 2
-  std::string message = error_of([&] { TFRecordReader reader(path); });
-  EXPECT_NE(message.find(path), std::string::npos) << message;
-  EXPECT_NE(message.find("length CRC mismatch at offset " + std::to_string(third)), std::string::npos) << message;
+  const TFRecordReader intact(path);
+  flip_byte(path, intact.offset(2) + 1);  // the length field of record 2
+  const TFRecordReader skipped(path);
+  ASSERT_EQ(skipped.size(), 3);
+  EXPECT_EQ(skipped.offset(2), intact.offset(3));  // record 3, found again
+  EXPECT_EQ(skipped.read(2), record_bytes(3));
+  EXPECT_EQ(skipped.damaged_bytes(), intact.offset(3) - intact.offset(2));
 
   write_records(path, 4);
-  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 3);
-  message = error_of([&] { TFRecordReader reader(path); });
-  EXPECT_NE(message.find("truncated"), std::string::npos) << message;
-  EXPECT_NE(message.find(path), std::string::npos) << message;
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 3);  // a truncated copy
+  const TFRecordReader truncated(path);
+  ASSERT_EQ(truncated.size(), 3);
+  EXPECT_EQ(truncated.read(2), record_bytes(2));
+  EXPECT_EQ(truncated.damaged_bytes(), std::filesystem::file_size(path) - intact.offset(3));
+
+  // A file without one intact record is not a TFRecord file.
+  testing::write_bytes(path, std::vector<uint8_t>(100, 7));
+  const std::string message = error_of([&] { TFRecordReader reader(path); });
+  EXPECT_NE(message.find(path + ": not a TFRecord file (no intact record in its 100 bytes)"), std::string::npos)
+      << message;
 }
 
 TEST(TFRecord, DaliIndexFilesReplaceTheScanAndAreChecked) {

@@ -21,7 +21,9 @@ namespace trainer::data {
 class TFRecordReader {
  public:
   // Scans `path` and builds the record index. A broken frame (length CRC mismatch, a record
-  // running past the end of the file) is an Error naming the file and the byte offset.
+  // running past the end of the file) is skipped with a warning naming the file, the offset and
+  // the bytes lost: the scan goes on at the next intact record. A file without any intact
+  // record is an Error.
   explicit TFRecordReader(std::string path);
   // Takes the record offsets from a DALI index file instead of scanning; an index that does
   // not tile the file exactly is an Error naming the index file and line.
@@ -35,6 +37,8 @@ class TFRecordReader {
   // naming the file, the record and its offset. Thread-safe.
   std::vector<uint8_t> read(int64_t record) const;
   uint64_t data_size(int64_t record) const { return lengths_[record]; }
+  // Bytes of damaged framing the scan skipped (0 for an intact file).
+  uint64_t damaged_bytes() const { return damaged_bytes_; }
 
  private:
   uint64_t file_size() const;
@@ -42,6 +46,7 @@ class TFRecordReader {
   std::string path_;
   std::vector<uint64_t> offsets_;
   std::vector<uint64_t> lengths_;
+  uint64_t damaged_bytes_ = 0;
 };
 
 // Writes `reader`'s offsets as a DALI index file.
