@@ -1,11 +1,13 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "trainer/cli/memory_check.h"
 #include "trainer/cli/modes.h"
 #include "trainer/cli/pipeline.h"
 #include "trainer/core/log.h"
@@ -98,6 +100,8 @@ int run_train(const CliArgs& args, MetricsLog& log) {
     log_info("already trained: ", trainer.steps_done(), " of ", options.num_steps, " steps done in ",
              options.model_dir);
   } else {
+    check_training_memory(trainer, *p.task, p.config.train_config().batch_size(),
+                          std::max(1, p.config.train_input_reader().num_prefetch_batches()));
     const auto [epoch, batch] = trainer.resume_cursor();
     std::unique_ptr<data::Loader> loader = p.task->loader(tasks::Split::Train, data::LoaderCursor{epoch, batch});
     tasks::LoaderSource source(*loader);

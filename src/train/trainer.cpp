@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "trainer/core/allocator.h"
 #include "trainer/core/log.h"
 #include "trainer/ops/numerics_check.h"
 #include "trainer/ops/tensor_math.h"
@@ -102,6 +103,19 @@ double Trainer::forward_backward(const TrainBatch& batch, NumericsCheck* check, 
   tape.backward(loss, seed);
   store.untrack();
   return value;
+}
+
+size_t Trainer::step_memory(const TrainBatch& batch) {
+  nn::ParameterStore& store = task_.store();
+  if (!store.device().is_cpu()) return 0;
+  Tensor& statistics = store.buffer_values();
+  const Tensor statistics_before = statistics.defined() ? statistics.clone() : Tensor();
+  cpu_allocator_reset_peak();
+  const size_t before = cpu_allocator_stats().in_use;
+  forward_backward(batch, nullptr, false);
+  const size_t peak = cpu_allocator_stats().peak;
+  if (statistics_before.defined()) statistics.copy_from(statistics_before);
+  return peak > before ? peak - before : 0;
 }
 
 std::string Trainer::diagnose(const TrainBatch& batch) {

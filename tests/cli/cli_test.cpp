@@ -230,6 +230,28 @@ TEST(Cli, DivergingLossStopsWithAClearErrorAndKeepsTheWeightsFinite) {
   std::filesystem::remove_all(scratch);
 }
 
+// A batch far beyond the machine's memory fails before the first step, with the estimate, the
+// limit and the batch that would fit, instead of meeting the OOM killer mid-run.
+TEST(Cli, ABatchThatCannotFitFailsAtStartUpWithTheEstimateAndTheLimit) {
+  const auto scratch = scratch_dir("oom");
+  auto args = tiny(scratch / "model", 2);
+  args.insert(args.end(), {"--override", "train_config { batch_size: 100000000 }"});
+  RunResult r = run_trainer(args, scratch);
+  EXPECT_EQ(r.status, 1);
+  const std::regex refused("error: batch 100000000 needs about [0-9.]+ [GM]iB of memory \\([0-9.]+ [GM]iB per image in "
+                           "a step\\), more than the [0-9.]+ [GM]iB available \\((MemAvailable|cgroup [a-z_.]+)\\): "
+                           "the largest batch that fits is about [0-9]+\\. Lower train_config.batch_size");
+  EXPECT_TRUE(std::regex_search(r.err, refused)) << r.err;
+  EXPECT_EQ(r.err.find("step 1/"), std::string::npos) << r.err;
+
+  // A batch that fits says what it will take.
+  RunResult fits = run_trainer(tiny(scratch / "model", 2), scratch);
+  ASSERT_EQ(fits.status, 0) << fits.err;
+  EXPECT_TRUE(std::regex_search(fits.err, std::regex("memory: about [0-9.]+ [GM]iB for batch [0-9]+ \\(")))
+      << fits.err;
+  std::filesystem::remove_all(scratch);
+}
+
 TEST(Cli, SigtermSavesACheckpointAndARerunResumes) {
   const auto scratch = scratch_dir("sigterm");
   const auto dir = scratch / "model";

@@ -73,6 +73,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ConvCase{"3x3 pad1", {2, 5, 6, 3}, {4, 3, 3, 3}, conv_opts(1, {1, 1, 1, 1}), {1, 1, 1, 1, 1, 1}, true},
         ConvCase{"1x1 stride2", {2, 6, 5, 4}, {3, 1, 1, 4}, conv_opts(2, {}), {2, 2}, false},
+        // One image through a 1x1 stride-2 projection of 8 -> 16 channels (a ResNet of width 8 at
+        // batch 1): oneDNN 2.6's jit_1x1 weight gradient crashed here.
+        ConvCase{"1x1 stride2 batch1", {1, 28, 28, 8}, {16, 1, 1, 8}, conv_opts(2, {}), {2, 2}, false},
         // 1x1 convolutions: in bf16 on CPUs with native bf16 their gradients run as matmuls
         // (kernels/cpu/conv2d.cpp), with a bias through the convolution kernels.
         ConvCase{"1x1", {2, 3, 5, 6}, {5, 1, 1, 6}, conv_opts(1, {}), {1, 1}, false},

@@ -103,6 +103,12 @@ class Trainer {
   // The gradient buckets (null in one process).
   const GradientReducer* gradient_reducer() const { return reducer_.get(); }
 
+  // The CPU memory one forward and backward of `batch` takes on top of what is held now (the
+  // allocator's high-water mark), for the start-up estimate; changes nothing the run keeps
+  // (batchnorm's running statistics are put back; the gradients are overwritten by the next
+  // step). 0 on other devices.
+  size_t step_memory(const TrainBatch& batch);
+
  private:
   // Clips each parameter's gradient to clip_gradient_norm_per_tensor; returns the squared norm
   // of all the gradients after it.

@@ -373,7 +373,13 @@ void conv2d_backward_weights(const Conv2dShape& s, DType dtype, const void* x, c
       depthwise_backward_weights(s, static_cast<const float*>(x), static_cast<const float*>(dy), dw);
     return;
   }
-  if (pointwise_as_matmul(s, dtype) && dbias == nullptr) {
+  // oneDNN 2.6's jit_1x1 weight gradient of a strided 1x1 convolution over channels that do not
+  // fill its 16-wide blocks writes past its buffers with one image (8 -> 16 channels, stride 2,
+  // batch 1: heap corruption, then a crash); the product over the sampled pixels is exact there.
+  const bool unblocked_strided_pointwise = s.kernel_h == 1 && s.kernel_w == 1 && strided(s) && s.groups == 1 &&
+                                           s.in_c % 16 != 0 && s.pad_top == 0 && s.pad_bottom == 0 &&
+                                           s.pad_left == 0 && s.pad_right == 0;
+  if ((pointwise_as_matmul(s, dtype) || unblocked_strided_pointwise) && dbias == nullptr) {
     // dw[O, C] = dy[pixels, O]^T * x[pixels, C], in f32, over the sampled pixels
     const MatmulShape product{s.out_c, s.in_c, output_pixels(s), true, false};
     if (!strided(s)) return matmul(product, dtype, dy, x, nullptr, DType::F32, dw);
