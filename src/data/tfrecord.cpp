@@ -206,7 +206,7 @@ void TFRecordWriter::write(std::span<const uint8_t> data) {
   store_u32(header + 8, mask_crc32c(crc32c(header, 8)));
   store_u32(footer, mask_crc32c(crc32c(data.data(), data.size())));
   if (std::fwrite(header, 1, kHeaderBytes, file_) != kHeaderBytes ||
-      std::fwrite(data.data(), 1, data.size(), file_) != data.size() ||
+      (!data.empty() && std::fwrite(data.data(), 1, data.size(), file_) != data.size()) ||
       std::fwrite(footer, 1, kFooterBytes, file_) != kFooterBytes)
     fail("cannot write to TFRecord file ", path_, ": ", std::strerror(errno));
 }

@@ -708,7 +708,7 @@ TEST(Cli, TrainsToTheEndOnDataWithOnePercentCorruptImagesAndDamagedRecords) {
         bytes[at + 2] ^= 0x40;
       }
     }
-    if (f == 1) bytes.resize(bytes.size() - 100);  // a copy cut short
+    if (f == 1) bytes.erase(bytes.end() - 100, bytes.end());  // a copy cut short
     std::ofstream(files[f], std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
                                                     static_cast<std::streamsize>(bytes.size()));
   }
