@@ -47,7 +47,9 @@ Tensor slice_copy(const Tensor& x, int axis, int64_t begin, int64_t end, cuda::S
   Shape shape = x.shape();
   shape[axis] = end - begin;
   Tensor y = Tensor::empty(shape, x.dtype(), x.device());
-  const auto [outer, inner] = outer_inner(x.shape(), axis);
+  // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+  const std::pair<int64_t, int64_t> outer_and_inner = outer_inner(x.shape(), axis);
+  const int64_t outer = outer_and_inner.first, inner = outer_and_inner.second;
   ops_detail::dispatch_device("slice", x, stream, [&](auto backend) {
     TRAINER_RUN_KERNEL(backend, slice, x.raw(), outer, x.dim(axis), inner, begin, end, dtype_size(x.dtype()),
                        y.raw());
@@ -79,7 +81,9 @@ Tensor concat(Context& ctx, const std::vector<Tensor>& xs_in, int axis) {
     extents.push_back(x.dim(axis));
   }
   Tensor y = Tensor::empty(shape, first.dtype(), first.device());
-  const auto [outer, inner] = outer_inner(shape, axis);
+  // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+  const std::pair<int64_t, int64_t> outer_and_inner = outer_inner(shape, axis);
+  const int64_t outer = outer_and_inner.first, inner = outer_and_inner.second;
   ops_detail::dispatch_device("concat", first, ctx.stream, [&](auto backend) {
     TRAINER_RUN_KERNEL(backend, concat, pointers.data(), extents.data(), static_cast<int>(xs.size()), outer, inner,
                        dtype_size(first.dtype()), y.raw());
@@ -116,7 +120,9 @@ Tensor slice(Context& ctx, const Tensor& x_in, int axis, int64_t begin, int64_t 
       if (!dy.defined()) return;
       dy = dy.contiguous();
       Tensor dx = Tensor::empty(x.shape, dy.dtype(), dy.device());
-      const auto [outer, inner] = outer_inner(x.shape, axis);
+      // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+      const std::pair<int64_t, int64_t> outer_and_inner = outer_inner(x.shape, axis);
+      const int64_t outer = outer_and_inner.first, inner = outer_and_inner.second;
       ops_detail::dispatch_device("slice backward", dy, stream, [&](auto backend) {
         TRAINER_RUN_KERNEL(backend, slice_backward, dy.raw(), outer, x.shape[axis], inner, begin, end,
                            dtype_size(dy.dtype()), dx.raw());
