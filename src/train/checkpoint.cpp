@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -41,6 +42,17 @@ int64_t meta_int(const std::map<std::string, std::string>& meta, const std::stri
   auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
   TRAINER_CHECK(ec == std::errc() && p == it->second.data() + it->second.size(), path, ": metadata ", key, " = \"",
                 it->second, "\" is not an integer");
+  return v;
+}
+
+// A finite number > 0 (the loss scale).
+double meta_positive(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
+  auto it = meta.find(key);
+  TRAINER_CHECK(it != meta.end(), path, ": checkpoint metadata lacks \"", key, "\"");
+  double v = 0;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  TRAINER_CHECK(ec == std::errc() && p == it->second.data() + it->second.size() && std::isfinite(v) && v > 0, path,
+                ": metadata ", key, " = \"", it->second, "\" is not a finite number > 0");
   return v;
 }
 
@@ -146,7 +158,7 @@ TrainingState load_from(const SafetensorsFile& file, const std::string& path, nn
   s.loader_epoch = meta_int(file.metadata, "loader_epoch", path);
   s.loader_batch = meta_int(file.metadata, "loader_batch", path);
   s.loss_scale_good_steps = meta_int(file.metadata, "loss_scale_good_steps", path);
-  s.loss_scale = std::stod(file.metadata.at("loss_scale"));
+  s.loss_scale = meta_positive(file.metadata, "loss_scale", path);
   // Absent from checkpoints written before they were counted.
   if (file.metadata.count("loss_scale_overflows")) s.loss_scale_overflows = meta_int(file.metadata, "loss_scale_overflows", path);
   if (file.metadata.count("skipped_steps")) s.skipped_steps = meta_int(file.metadata, "skipped_steps", path);

@@ -5,11 +5,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "trainer/core/crc32c.h"
@@ -154,20 +156,33 @@ SafetensorsFile read_safetensors(const std::string& path) {
   TRAINER_CHECK(!err, path, ": header is not valid JSON (", simdjson::error_message(err), ")");
   simdjson::dom::object obj;
   TRAINER_CHECK(!root.get(obj), path, ": header is not a JSON object");
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  // Every tensor is checked, ranges against each other included, before any is allocated or read.
+  struct Entry {
+    std::string name;
+    DType dtype;
+    Shape shape;
+    uint64_t begin, end;
+  };
+  std::vector<Entry> entries;
+  std::set<std::string> names;
+  bool has_metadata = false;
   for (auto field : obj) {
     const std::string name(field.key);
     if (name == "__metadata__") {
+      TRAINER_CHECK(!has_metadata, path, ": __metadata__ appears twice in the header");
+      has_metadata = true;
       simdjson::dom::object meta;
       TRAINER_CHECK(!field.value.get(meta), path, ": __metadata__ is not an object");
       for (auto kv : meta) {
         std::string_view v;
         TRAINER_CHECK(!kv.value.get(v), path, ": metadata ", kv.key, " is not a string");
-        out.metadata[std::string(kv.key)] = std::string(v);
+        TRAINER_CHECK(out.metadata.emplace(std::string(kv.key), std::string(v)).second, path, ": metadata ", kv.key,
+                      " appears twice");
       }
       continue;
     }
     const std::string where = path + ": tensor " + name;
+    TRAINER_CHECK(names.insert(name).second, where, " appears twice in the header");
     std::string_view dtype;
     simdjson::dom::array shape_a, offsets;
     TRAINER_CHECK(!field.value["dtype"].get(dtype) && !field.value["shape"].get(shape_a) &&
@@ -188,13 +203,37 @@ SafetensorsFile read_safetensors(const std::string& path) {
     const DType t = parse_dtype(dtype, where);
     TRAINER_CHECK(off.size() == 2 && off[0] <= off[1] && off[1] <= data_size, where, ": data_offsets out of range (",
                   data_size, " data bytes)");
-    TRAINER_CHECK(off[1] - off[0] == static_cast<uint64_t>(shape_numel(shape)) * dtype_size(t), where, ": ",
-                  off[1] - off[0], " bytes for shape ", shape_str(shape), " of ", dtype);
-    Tensor tensor = Tensor::empty(shape, t);
-    in.seekg(static_cast<std::streamoff>(8 + header_size + off[0]));
-    in.read(static_cast<char*>(tensor.raw()), static_cast<std::streamsize>(off[1] - off[0]));
-    TRAINER_CHECK(in, where, ": file ends early (truncated checkpoint)");
-    out.tensors.emplace(name, std::move(tensor));
+    // The shape's size in bytes, refusing a shape whose sizes or strides overflow before it is
+    // compared (a huge shape must not wrap around to the range's length; with a zero dimension
+    // the size is 0 but the strides would still overflow).
+    uint64_t bytes = dtype_size(t);
+    int64_t extent = 1;
+    for (int64_t d : shape)
+      TRAINER_CHECK(!__builtin_mul_overflow(extent, std::max<int64_t>(d, 1), &extent) &&
+                        !__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes),
+                    where, ": shape ", shape_str(shape), " of ", dtype, " is too large");
+    TRAINER_CHECK(off[1] - off[0] == bytes, where, ": ", off[1] - off[0], " bytes for shape ", shape_str(shape),
+                  " of ", dtype);
+    entries.push_back({name, t, std::move(shape), off[0], off[1]});
+  }
+  // Tensors may not share bytes: a safetensors writer puts each tensor's data after the previous
+  // one's, so overlapping ranges mean a damaged or forged header (and N tensors on one range
+  // would cost N copies of it).
+  std::vector<const Entry*> by_offset;
+  for (const Entry& e : entries)
+    if (e.begin != e.end) by_offset.push_back(&e);  // empty tensors take no bytes
+  std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const Entry &a = *by_offset[i - 1], &b = *by_offset[i];
+    TRAINER_CHECK(b.begin >= a.end, path, ": tensors ", a.name, " (data bytes ", a.begin, "..", a.end, ") and ", b.name,
+                  " (data bytes ", b.begin, "..", b.end, ") overlap");
+  }
+  for (Entry& e : entries) {
+    Tensor tensor = Tensor::empty(e.shape, e.dtype);
+    in.seekg(static_cast<std::streamoff>(8 + header_size + e.begin));
+    in.read(static_cast<char*>(tensor.raw()), static_cast<std::streamsize>(e.end - e.begin));
+    TRAINER_CHECK(in, path, ": tensor ", e.name, ": file ends early (truncated checkpoint)");
+    out.tensors.emplace(std::move(e.name), std::move(tensor));
   }
   if (auto it = out.metadata.find(kChecksumKey); it != out.metadata.end()) {  // absent in others' files
     in.clear();
