@@ -3,6 +3,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <vector>
 
 namespace trainer::data {
 namespace {
@@ -29,6 +31,17 @@ class GzFile {
       }
       out += got;
       bytes -= static_cast<size_t>(got);
+    }
+  }
+  // Reads `bytes` into `out`, growing it as the data arrives: a header that claims more than
+  // the file holds fails at the file's end instead of allocating the claim first.
+  void read_all(std::vector<uint8_t>& out, uint64_t bytes, const char* what) {
+    constexpr uint64_t kChunk = uint64_t{64} << 20;
+    out.clear();
+    while (out.size() < bytes) {
+      const size_t at = out.size(), n = static_cast<size_t>(std::min(kChunk, bytes - at));
+      out.resize(at + n);
+      read(out.data() + at, n, what);
     }
   }
   uint32_t read_be32(const char* what) {
@@ -67,10 +80,9 @@ IdxDataset::IdxDataset(std::string images_path, std::string labels_path) : image
   TRAINER_CHECK(count == label_count, images_path_, " holds ", count, " images but ", labels_path, " holds ",
                 label_count, " labels");
 
-  pixels_.resize(static_cast<size_t>(count) * height_ * width_);
-  images.read(pixels_.data(), pixels_.size(), "the pixels");
-  labels_.resize(count);
-  labels.read(labels_.data(), labels_.size(), "the labels");
+  // count * height * width < 2^32 * 2^16 * 2^16: no overflow.
+  images.read_all(pixels_, static_cast<uint64_t>(count) * height_ * width_, "the pixels");
+  labels.read_all(labels_, count, "the labels");
   num_classes_ = labels_.empty() ? 0 : *std::max_element(labels_.begin(), labels_.end()) + 1;
 }
 

@@ -105,6 +105,13 @@ TEST(Idx, ParsesSmallFilesAndRejectsBadOnes) {
   message = error_of([&] { IdxDataset(dir / "short.gz", dir / "lab"); });
   EXPECT_NE(message.find("ends early"), std::string::npos) << message;
   EXPECT_NE(message.find("short.gz"), std::string::npos) << message;
+
+  // Counts that claim far more than the file holds fail where the file ends, without allocating
+  // the claim (2^32 - 1 images of 65536 x 65536 would be 2^64 bytes).
+  testing::write_bytes(dir / "huge", {0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1, 0, 0, 0, 1, 0, 0, 1, 2, 3});
+  testing::write_bytes(dir / "huge_lab", {0, 0, 8, 1, 0xFF, 0xFF, 0xFF, 0xFF, 4});
+  message = error_of([&] { IdxDataset(dir / "huge", dir / "huge_lab"); });
+  EXPECT_NE(message.find("ends early while reading the pixels"), std::string::npos) << message;
 }
 
 TEST(Synthetic, DeterministicAndInRange) {
