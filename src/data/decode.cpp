@@ -6,8 +6,10 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "trainer/data/dataset.h"
@@ -38,6 +40,32 @@ std::string first_bytes(std::span<const uint8_t> bytes) {
   }
   if (!out.empty()) out.pop_back();
   return out;
+}
+
+// The most bytes an image may decode to, as TensorFlow's decoders allow (jpeg_mem.cc: "Image
+// too large", 2^29 bytes): a header can claim up to 65535x65535 (JPEG) or 2^31x2^31 (PNG) in a
+// few bytes, and must be refused before the pixels are allocated, not by running out of memory.
+constexpr uint64_t kMaxDecodedBytes = uint64_t{1} << 29;
+
+void check_decoded_size(uint64_t height, uint64_t width, int channels, std::string_view name, const char* format) {
+  if (height * width * channels >= kMaxDecodedBytes)  // no overflow: both < 2^32
+    fail_sample(name, ": ", format, " of ", width, "x", height, " is too large to decode (", height * width,
+                " pixels; at most ", kMaxDecodedBytes, " bytes of pixels, as TensorFlow's decoders)");
+}
+
+// A PNG's size from its IHDR chunk, which must come first; nullopt when the bytes are not a PNG
+// with one (OpenCV then reports them).
+std::optional<ImageSize> png_size(std::span<const uint8_t> bytes) {
+  static constexpr uint8_t kSignature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (bytes.size() < 24 || std::memcmp(bytes.data(), kSignature, 8) != 0 || std::memcmp(bytes.data() + 12, "IHDR", 4) != 0)
+    return std::nullopt;
+  auto be32 = [&](size_t at) {
+    return static_cast<uint32_t>(bytes[at]) << 24 | bytes[at + 1] << 16 | bytes[at + 2] << 8 | bytes[at + 3];
+  };
+  const uint32_t width = be32(16), height = be32(20);
+  // The PNG limit is 2^31 - 1; larger ones OpenCV rejects.
+  if (width > INT32_MAX || height > INT32_MAX) return std::nullopt;
+  return ImageSize{static_cast<int>(height), static_cast<int>(width)};
 }
 
 struct JpegHeader {
@@ -72,6 +100,8 @@ tjscalingfactor choose_scale(const JpegHeader& header, std::optional<ImageSize> 
 }
 
 Image decode_with_opencv(std::span<const uint8_t> bytes, std::string_view name, ColorMode color) {
+  if (const std::optional<ImageSize> size = png_size(bytes))
+    check_decoded_size(size->height, size->width, channels_of(color), name, "PNG");
   const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, const_cast<uint8_t*>(bytes.data()));
   // Orientation is ignored, as TurboJPEG ignores it: every format decodes the stored pixels.
   const int flags = (color == ColorMode::kRgb ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE) | cv::IMREAD_IGNORE_ORIENTATION;
@@ -96,6 +126,14 @@ Image decode_with_opencv(std::span<const uint8_t> bytes, std::string_view name, 
 Image decode_jpeg(std::span<const uint8_t> bytes, std::string_view name, ColorMode color,
                   std::optional<ImageSize> min_size) {
   const JpegHeader header = read_header(bytes, name);
+  // Checked at full size and for every stored component, whatever the output: DCT scaling
+  // shrinks the output but not the decoder's own buffers (a progressive JPEG's coefficients are
+  // held for the whole image), and a gray output still decodes the colour components.
+  check_decoded_size(header.height, header.width,
+                     header.colorspace == TJCS_CMYK || header.colorspace == TJCS_YCCK ? 4
+                     : header.colorspace == TJCS_GRAY                                ? 1
+                                                                                     : 3,
+                     name, "JPEG");
   // TurboJPEG cannot convert CMYK/YCCK (a few ImageNet files are CMYK) to RGB; OpenCV can.
   if (header.colorspace == TJCS_CMYK || header.colorspace == TJCS_YCCK) return decode_with_opencv(bytes, name, color);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <cmath>
 
 #include "test_util.h"
@@ -130,6 +132,26 @@ TEST(Decode, GrayJpegExpandsToEqualChannels) {
   ASSERT_EQ(kept.channels, 1);
   for (size_t i = 0; i < kept.pixels.size(); ++i)
     for (int c = 0; c < 3; ++c) ASSERT_EQ(rgb.pixels[i * 3 + c], kept.pixels[i]);
+}
+
+// A header may claim a size the pixels cannot fill: refused from the header, before the pixels
+// are allocated (TensorFlow's limit, 2^29 bytes), not by running out of memory.
+TEST(Decode, HugeClaimedSizeIsRefusedBeforeDecoding) {
+  auto jpeg = testing::encode(testing::gradient(16, 24, 3), ".jpg");
+  for (size_t i = 0; i + 8 < jpeg.size(); ++i) {
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC0) {  // SOF0: length, precision, height, width
+      jpeg[i + 5] = jpeg[i + 7] = 0xFF;  // 65500, libjpeg-turbo's largest
+      jpeg[i + 6] = jpeg[i + 8] = 0xDC;
+      break;
+    }
+  }
+  expect_bad_sample(jpeg, "/data/huge.jpg", "65500x65500 is too large");
+
+  auto png = testing::encode(testing::gradient(16, 24, 3), ".png");
+  png[16] = png[20] = 0x01;  // IHDR width and height: 2^24 + 24 and 2^24 + 16
+  const uint32_t crc = crc32(crc32(0, nullptr, 0), png.data() + 12, 17);
+  for (int b = 0; b < 4; ++b) png[29 + b] = static_cast<uint8_t>(crc >> (24 - 8 * b));
+  expect_bad_sample(png, "/data/huge.png", "too large");
 }
 
 TEST(Decode, TruncatedPngIsAnError) {
