@@ -84,6 +84,9 @@ Sample DetectionTFRecordDataset::read(int64_t index) const {
                " uses each record's position as its image id instead (warned once)");
     a.image_id = index;
   }
+  if (example.height > INT32_MAX || example.width > INT32_MAX)
+    fail_sample(sample.name, ": image/height ", example.height, " or image/width ", example.width,
+                " is beyond any image size");
   a.original_height = example.height > 0 ? static_cast<int>(example.height) : 0;
   a.original_width = example.width > 0 ? static_cast<int>(example.width) : 0;
   a.boxes.resize(boxes);

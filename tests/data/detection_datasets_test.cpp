@@ -393,6 +393,13 @@ TEST(DetectionTFRecord, BrokenRecordsAreBadSamplesNamingFileOffsetAndFeature) {
   }
   records.push_back(record_with({{0.1f, 0.1f, 0.5f, 0.5f}}, {1}, "not-a-number"));
   {
+    DetectionExample e;  // a size no int holds (it used to wrap around silently)
+    e.encoded = {0xFF, 0xD8, 0xFF};
+    e.height = int64_t{1} << 40;
+    e.width = 640;
+    records.push_back(make_detection_example(e));
+  }
+  {
     TFRecordWriter writer(path);
     for (const auto& r : records) writer.write(r);
     writer.close();
@@ -433,6 +440,8 @@ TEST(DetectionTFRecord, BrokenRecordsAreBadSamplesNamingFileOffsetAndFeature) {
   EXPECT_EQ(numbered.annotations.image_id, 3);
   EXPECT_TRUE(contains(log, "image/source_id \"not-a-number\" is not a whole number")) << log;
   EXPECT_EQ(stderr_of([&] { dataset.read(3); }), "");
+  EXPECT_TRUE(contains(bad(4), offset(4) + ": image/height 1099511627776 or image/width 640 is beyond any image size"))
+      << bad(4);
   // A damaged record: the CRC check names file and offset.
   {
     const auto at = static_cast<std::streamoff>(dataset.files()[0].offset(3) + 12 + 3);  // a data byte
