@@ -79,7 +79,7 @@ TEST(Checkpoint, LossScaleThatIsNotANumberIsAnError) {
   nn::ParameterStore store;
   store.add("w", {2}, nn::ParamRole::Weight, nn::Init::ones());
   store.finalize(1);
-  for (const std::string& scale : {"abc", "nan", "-1", ""}) {
+  for (const std::string scale : {"abc", "nan", "-1", ""}) {
     const std::string path = write_file(
         dir,
         R"({"__metadata__":{"format":"trainer-checkpoint-1","step":"1","loader_epoch":"0","loader_batch":"0",)"
