@@ -138,8 +138,8 @@ TrainingState load_from(const SafetensorsFile& file, const std::string& path, nn
   if (Tensor* momentum = training.momentum) {
     auto it = file.tensors.find(kOptimizer);
     if (it != file.tensors.end()) {
-      TRAINER_CHECK(it->second.shape() == momentum->shape(), path, ": optimizer state ", it->second.describe(),
-                    " does not fit ", momentum->describe());
+      TRAINER_CHECK(it->second.shape() == momentum->shape() && it->second.dtype() == momentum->dtype(), path,
+                    ": optimizer state ", it->second.describe(), " does not fit ", momentum->describe());
       momentum->copy_from(it->second);
     } else {
       momentum->zero_();
@@ -148,8 +148,8 @@ TrainingState load_from(const SafetensorsFile& file, const std::string& path, nn
   if (Tensor* average = training.moving_average) {
     auto it = file.tensors.find(kMovingAverage);
     const Tensor& from = it != file.tensors.end() ? it->second : store.values();
-    TRAINER_CHECK(from.shape() == average->shape(), path, ": moving average ", from.describe(), " does not fit ",
-                  average->describe());
+    TRAINER_CHECK(from.shape() == average->shape() && from.dtype() == average->dtype(), path, ": moving average ",
+                  from.describe(), " does not fit ", average->describe());
     average->copy_from(from);
   }
   store.bump_version();
