@@ -33,13 +33,14 @@ class GzFile {
       bytes -= static_cast<size_t>(got);
     }
   }
-  // Reads `bytes` into `out`, growing it as the data arrives: a header that claims more than
-  // the file holds fails at the file's end instead of allocating the claim first.
+  // Reads `bytes` into `out`, growing it (doubling) as the data arrives: a header that claims
+  // more than the file holds fails at the file's end, having allocated at most about twice what
+  // the file holds, instead of allocating the claim first.
   void read_all(std::vector<uint8_t>& out, uint64_t bytes, const char* what) {
-    constexpr uint64_t kChunk = uint64_t{64} << 20;
     out.clear();
     while (out.size() < bytes) {
-      const size_t at = out.size(), n = static_cast<size_t>(std::min(kChunk, bytes - at));
+      const size_t at = out.size();
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(std::max<size_t>(at, 1 << 16), bytes - at));
       out.resize(at + n);
       read(out.data() + at, n, what);
     }
