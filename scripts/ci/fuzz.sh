@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Fuzzes every input format the trainer reads (scripts/cmake/Fuzz.cmake, tests/*/fuzz/):
-#   config_pipeline        pipeline config text with --override's     tests/config/fuzz/corpus
-#   data_tfrecord_example  TFRecord framing + tf.train.Example         tests/data/fuzz/corpus/tfrecord_example
-#   data_label_map         label map (StringIntLabelMap text)          tests/data/fuzz/corpus/label_map
-#   data_image_decode      JPEG and PNG through decode_image           tests/data/fuzz/corpus/image_decode
-#   data_idx               IDX (MNIST) images + labels, raw or gzip    tests/data/fuzz/corpus/idx
-#   train_safetensors      safetensors checkpoints                     tests/train/fuzz/corpus
-#   eval_coco_json         COCO instances and results JSON             tests/eval/fuzz/corpus
+#   config_pipeline        pipeline config text with --override's     tests/config/fuzz/
+#   data_tfrecord_example  TFRecord framing + tf.train.Example         tests/data/fuzz/*/tfrecord_example
+#   data_label_map         label map (StringIntLabelMap text)          tests/data/fuzz/*/label_map
+#   data_image_decode      JPEG and PNG through decode_image           tests/data/fuzz/*/image_decode
+#   data_idx               IDX (MNIST) images + labels, raw or gzip    tests/data/fuzz/*/idx
+#   train_safetensors      safetensors checkpoints                     tests/train/fuzz/
+#   eval_coco_json         COCO instances and results JSON             tests/eval/fuzz/
+# Each has a corpus (grown by libFuzzer, minimised, files named by SHA-1) and, but the COCO one,
+# seeds (hand-made and real files named for what they try, never minimised).
 #
-#   scripts/ci/fuzz.sh [-t CPU_SECONDS] [-j PARALLEL] [-m] [-n] [TARGET...]
+#   scripts/ci/fuzz.sh [-t CPU_SECONDS] [-j PARALLEL] [-m | -M] [-n] [TARGET...]
 #
 # Configures and builds build-fuzz/ with clang, libFuzzer, ASan and UBSan (-DTRAINER_FUZZ=ON,
 # everything instrumented), then runs each TARGET (default: all) until it has used CPU_SECONDS
@@ -17,8 +19,9 @@
 # and grows a working copy in build-fuzz/fuzz/<target>/corpus; its log, with libFuzzer's final
 # statistics (executions, coverage), is build-fuzz/fuzz/<target>/log. A finding (crash, leak,
 # sanitizer report, timeout, out-of-memory) is written to build-fuzz/fuzz/<target>/ and ends the
-# run with an error: fix the parser, keep the input in the committed corpus as a regression.
-# With -m the working corpus is merged, minimised (libFuzzer -merge=1), into the committed one.
+# run with an error: fix the parser, keep the input among the seeds as a regression.
+# With -m the working corpus is merged, minimised (libFuzzer -merge=1), into the committed one;
+# -M only merges, fuzzing nothing.
 # With -n nothing is configured or built (the binaries are already there).
 #
 # CI does not run this: every build's ctest replays the committed corpora
@@ -29,14 +32,16 @@ build="$root/build-fuzz"
 cpu_seconds=600
 parallel=2
 merge=0
+fuzz=1
 build_first=1
-while getopts "t:j:mn" opt; do
+while getopts "t:j:mMn" opt; do
   case $opt in
     t) cpu_seconds=$OPTARG ;;
     j) parallel=$OPTARG ;;
     m) merge=1 ;;
+    M) merge=1 fuzz=0 ;;
     n) build_first=0 ;;
-    *) sed -n '2,28p' "$0"; exit 2 ;;
+    *) sed -n '2,30p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -50,6 +55,20 @@ declare -A corpus=(
   [train_safetensors]=tests/train/fuzz/corpus
   [eval_coco_json]=tests/eval/fuzz/corpus
 )
+declare -A seeds=(
+  [config_pipeline]=tests/config/fuzz/seeds
+  [data_tfrecord_example]=tests/data/fuzz/seeds/tfrecord_example
+  [data_label_map]=tests/data/fuzz/seeds/label_map
+  [data_image_decode]=tests/data/fuzz/seeds/image_decode
+  [data_idx]=tests/data/fuzz/seeds/idx
+  [train_safetensors]=tests/train/fuzz/seeds
+)
+# The committed inputs of a target, the folders that exist.
+inputs() {
+  local d
+  for d in "${corpus[$1]}" ${seeds[$1]:-}; do [[ -d $root/$d ]] && echo "$root/$d"; done
+  return 0
+}
 # The largest input worth trying: a little over the largest seed.
 declare -A max_len=(
   [config_pipeline]=16384 [data_tfrecord_example]=4096 [data_label_map]=8192 [data_image_decode]=16384
@@ -102,8 +121,10 @@ run() {
   dict=$(dictionary "$t")
   (
     cd "$dir"
+    # The targets that read files write each input to $TMPDIR: memory, where there is some.
+    [[ -d /dev/shm && -w /dev/shm ]] && export TMPDIR=/dev/shm
     nice -n 19 "$bin" -max_len="${max_len[$t]}" -rss_limit_mb=2048 -timeout=120 -print_final_stats=1 \
-      -artifact_prefix="$dir/" $dict ${quiet[$t]:-} "$dir/corpus" "$root/${corpus[$t]}" > "$dir/log" 2>&1 &
+      -artifact_prefix="$dir/" $dict ${quiet[$t]:-} "$dir/corpus" $(inputs "$t") > "$dir/log" 2>&1 &
     local pid=$!
     while kill -0 "$pid" 2> /dev/null; do
       local used
@@ -127,21 +148,29 @@ run() {
 }
 
 failed=0
-pids=()
-for t in "${targets[@]}"; do
-  while [[ $(jobs -rp | wc -l) -ge $parallel ]]; do wait -n || failed=1; done
-  run "$t" &
-done
-while [[ $(jobs -rp | wc -l) -gt 0 ]]; do wait -n || failed=1; done
+if [[ $fuzz == 1 ]]; then
+  for t in "${targets[@]}"; do
+    while [[ $(jobs -rp | wc -l) -ge $parallel ]]; do wait -n || failed=1; done
+    run "$t" &
+  done
+  while [[ $(jobs -rp | wc -l) -gt 0 ]]; do wait -n || failed=1; done
+fi
 
 if [[ $merge == 1 && $failed == 0 ]]; then
   for t in "${targets[@]}"; do
     dir="$build/fuzz/$t" committed="$root/${corpus[$t]}"
-    rm -rf "$dir/merged" && mkdir -p "$dir/merged"
-    "$(binary "$t")" -merge=1 -max_len="${max_len[$t]}" -rss_limit_mb=2048 "$dir/merged" "$committed" "$dir/corpus" \
-      > "$dir/merge.log" 2>&1
-    rm -rf "$committed" && mkdir -p "$committed" && cp "$dir/merged"/* "$committed"/
-    echo "fuzz.sh: $t: $(ls "$committed" | wc -l) inputs in ${corpus[$t]}"
+    rm -rf "$dir/merged" && mkdir -p "$dir/merged" "$dir/corpus" "$committed"
+    # The seeds go in first, so that the corpus keeps only what they do not already reach, and
+    # are taken out again (they are committed apart).
+    seed_dir=${seeds[$t]:+$root/${seeds[$t]}}
+    [[ -n $seed_dir ]] && cp "$seed_dir"/* "$dir/merged"/
+    [[ -d /dev/shm && -w /dev/shm ]] && export TMPDIR=/dev/shm
+    nice -n 19 "$(binary "$t")" -merge=1 ${quiet[$t]:-} -max_len="${max_len[$t]}" -rss_limit_mb=2048 "$dir/merged" \
+      "$committed" "$dir/corpus" > "$dir/merge.log" 2>&1
+    [[ -n $seed_dir ]] && (cd "$seed_dir" && for f in *; do rm -f "$dir/merged/$f"; done)
+    rm -rf "$committed" && mkdir -p "$committed"
+    find "$dir/merged" -maxdepth 1 -type f -exec cp {} "$committed"/ \;
+    echo "fuzz.sh: $t: $(ls "$committed" | wc -l) inputs in ${corpus[$t]}, $(du -sh "$committed" | cut -f1)"
   done
 fi
 exit $failed

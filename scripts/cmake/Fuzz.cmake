@@ -15,21 +15,28 @@ if(TRAINER_FUZZ)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
-# trainer_add_fuzz_target(NAME SOURCE file LIBS libs... CORPUS dir [LAYER layer])
+# trainer_add_fuzz_target(NAME SOURCE file LIBS libs... CORPUS dirs... [LAYER layer])
+#   CORPUS: the folders of inputs to replay: the corpus libFuzzer grew (minimised; files named by
+#   their SHA-1) and the seeds (hand-made and real files, kept by name, never minimised: each
+#   says what it tries, a finding's input among them).
 #   LAYER defaults to the name of the calling tests/ folder.
 #   Always: <layer>_NAME_replay, the target with tests/fuzz_replay_main.cpp, and the CTest test
 #   <layer>.fuzz.NAME_corpus_replay that runs it on every file of CORPUS, so that every build's
 #   ctest (CI's GCC build included) replays the committed corpora.
 #   With TRAINER_FUZZ: <layer>_NAME_fuzz, the libFuzzer binary.
 function(trainer_add_fuzz_target name)
-  cmake_parse_arguments(ARG "" "SOURCE;CORPUS;LAYER" "LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "SOURCE;LAYER" "LIBS;CORPUS" ${ARGN})
   if(NOT ARG_SOURCE OR NOT ARG_CORPUS)
     message(FATAL_ERROR "trainer_add_fuzz_target(${name}): SOURCE and CORPUS are required")
   endif()
   if(NOT ARG_LAYER)
     get_filename_component(ARG_LAYER ${CMAKE_CURRENT_SOURCE_DIR} NAME)
   endif()
-  get_filename_component(corpus ${ARG_CORPUS} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
+  set(corpus "")
+  foreach(dir ${ARG_CORPUS})
+    get_filename_component(dir ${dir} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
+    list(APPEND corpus ${dir})
+  endforeach()
   set(target ${ARG_LAYER}_${name})
 
   add_executable(${target}_replay ${ARG_SOURCE} ${PROJECT_SOURCE_DIR}/tests/fuzz_replay_main.cpp)

@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)map.id_of(item.name);
     (void)map.id_of(item.display_name);
   }
-  (void)map.class_name(map.max_id() + 1);
+  (void)map.class_name(int64_t{map.max_id()} + 1);
   // As the COCO datasets make one from their categories.
   try {
     (void)LabelMap::from_items(map.items(), "fuzz categories");
