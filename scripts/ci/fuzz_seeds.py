@@ -5,8 +5,10 @@ checkpoints (well-formed ones and hostile headers). Standard library only.
 
     scripts/ci/fuzz_seeds.py OUT_DIR     # writes OUT_DIR/{tfrecord_example,idx,safetensors}/*
 
-The committed corpora (tests/*/fuzz/corpus*) started from these and were then grown and
-minimised by libFuzzer; rerun this only to start a corpus afresh.
+The committed seeds (tests/*/fuzz/seeds) are these, the repository's configs and label map,
+hand-written label maps and config overrides, and crops of a COCO fixture in each JPEG and
+PNG variant (with hostile headers made from them); libFuzzer grew the corpora
+(tests/*/fuzz/corpus) from them.
 """
 import gzip
 import json
