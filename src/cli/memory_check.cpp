@@ -34,18 +34,19 @@ int local_processes() {
 
 void check_training_memory(train::Trainer& trainer, const tasks::Task& task, int64_t batch_size,
                            int prefetch_batches) {
-  // Two steps on synthetic batches of 1 and 2 images: the allocator's high-water marks give what
-  // one more image adds; the resident set's growth in the first also counts what the tensor
-  // allocator does not see (oneDNN's primitives and scratchpads, thread stacks).
-  const tasks::DataBatch batch1(task.synthetic_batch(1)), batch2(task.synthetic_batch(2));
+  // Two steps on synthetic batches of 2 and 3 images (2 at least: batchnorm needs two values per
+  // channel where the maps end 1x1): the allocator's high-water marks give what one more image
+  // adds; the resident set's growth in the first also counts what the tensor allocator does not
+  // see (oneDNN's primitives and scratchpads, thread stacks).
+  const tasks::DataBatch small(task.synthetic_batch(2)), larger(task.synthetic_batch(3));
   const double held = static_cast<double>(resident_memory());
   const bool rss_measured = reset_resident_peak();
-  const size_t one = trainer.step_memory(batch1);
-  if (one == 0) return;  // not on the CPU
+  const size_t two = trainer.step_memory(small);
+  if (two == 0) return;  // not on the CPU
   const double first_growth = rss_measured ? static_cast<double>(resident_peak()) - held : 0.0;
-  const size_t two = trainer.step_memory(batch2);
-  const double per_image = two > one ? static_cast<double>(two - one) : static_cast<double>(one);
-  const double fixed = std::max({0.0, static_cast<double>(one) - per_image, first_growth - per_image});
+  const size_t three = trainer.step_memory(larger);
+  const double per_image = three > two ? static_cast<double>(three - two) : static_cast<double>(two) / 2;
+  const double fixed = std::max({0.0, static_cast<double>(two) - 2 * per_image, first_growth - 2 * per_image});
   // The loader's batches in flight (f32 images): the prefetch window, the one being trained on
   // and the one the workers fill next.
   double image_bytes = 4;

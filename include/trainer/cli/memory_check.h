@@ -10,7 +10,7 @@
 namespace trainer::cli {
 
 // Estimates the training step's memory at `batch_size` from two measured steps on synthetic
-// batches of 1 and 2 images (what one more image adds, and what stays), plus the prefetched
+// batches of 2 and 3 images (what one more image adds, and what stays), plus the prefetched
 // input batches and what the process holds already; prints it, and stops with an Error when it
 // exceeds the memory available to this process (shared with the other ranks on this machine).
 // CPU runs only (a GPU's memory is not checked yet).
