@@ -6,9 +6,9 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <google/protobuf/descriptor.h>
@@ -62,26 +62,43 @@ struct Explained {
 
 // Rewrites protobuf's parser messages where we can say more: the message type without its
 // package and a did-you-mean for unknown fields, the valid names for unknown enum values.
+// Whether `message` is `before` A" `between` B" with an optional final '.', A and B names
+// (letters, digits, '_', and '.' in A where `dotted`). Not std::regex: libstdc++'s matcher
+// recurses once per character and a name thousands of characters long overflowed the stack.
+bool two_names(std::string_view message, std::string_view before, std::string_view between, bool dotted,
+               std::string* a, std::string* b) {
+  auto name_char = [](char c, bool dot) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (dot && c == '.');
+  };
+  auto take = [&](std::string_view& rest, bool dot, std::string* out) {
+    size_t n = 0;
+    while (n < rest.size() && name_char(rest[n], dot)) ++n;
+    if (n == 0 || n >= rest.size() || rest[n] != '"') return false;
+    *out = std::string(rest.substr(0, n));
+    rest.remove_prefix(n + 1);
+    return true;
+  };
+  if (message.substr(0, before.size()) != before) return false;
+  std::string_view rest = message.substr(before.size());
+  if (!take(rest, dotted, a) || rest.substr(0, between.size()) != between) return false;
+  rest.remove_prefix(between.size());
+  return take(rest, false, b) && (rest.empty() || rest == ".");
+}
+
 Explained explain(const std::string& message) {
-  static const std::regex unknown_field(
-      R"re(Message type "([\w.]+)" has no field named "(\w+)"\.?)re");
-  static const std::regex unknown_enum(
-      R"re(Unknown enumeration value of "(\w+)" for field "(\w+)"\.?)re");
   const std::string package = "trainer.config.";
-  std::smatch m;
-  if (std::regex_match(message, m, unknown_field)) {
-    std::string type_name = m[1];
-    const pb::Descriptor* type =
-        pb::DescriptorPool::generated_pool()->FindMessageTypeByName(type_name);
-    if (type_name.rfind(package, 0) == 0) type_name = type_name.substr(package.size());
-    std::string text = str("unknown field \"", m[2].str(), "\" in ", type_name);
+  std::string first, second;
+  if (two_names(message, "Message type \"", " has no field named \"", true, &first, &second)) {
+    const pb::Descriptor* type = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(first);
+    if (first.rfind(package, 0) == 0) first = first.substr(package.size());
+    std::string text = str("unknown field \"", second, "\" in ", first);
     if (type != nullptr) {
-      const std::string suggestion = closest_field(*type, m[2]);
+      const std::string suggestion = closest_field(*type, second);
       if (!suggestion.empty()) text += str("; did you mean \"", suggestion, "\"?");
     }
-    return {text, m[2]};
+    return {text, second};
   }
-  if (std::regex_match(message, m, unknown_enum)) {
+  if (two_names(message, "Unknown enumeration value of \"", " for field \"", false, &first, &second)) {
     // The field name alone does not say which message it is in; list the values only when
     // every enum field of that name in the schema has the same type.
     const pb::EnumDescriptor* values = nullptr;
@@ -93,18 +110,18 @@ Explained explain(const std::string& message) {
         const pb::Descriptor* sub = field->message_type();
         if (sub != nullptr && std::find(types.begin(), types.end(), sub) == types.end())
           types.push_back(sub);
-        if (field->name() != m[2] || field->enum_type() == nullptr) continue;
+        if (field->name() != second || field->enum_type() == nullptr) continue;
         if (values != nullptr && values != field->enum_type()) ambiguous = true;
         values = field->enum_type();
       }
     }
-    std::string text = str("unknown value ", m[1].str(), " for field \"", m[2].str(), "\"");
+    std::string text = str("unknown value ", first, " for field \"", second, "\"");
     if (values != nullptr && !ambiguous) {
       text += "; valid values:";
       for (int v = 0; v < values->value_count(); ++v)
         text += str(v == 0 ? " " : ", ", values->value(v)->name());
     }
-    return {text, m[1]};
+    return {text, first};
   }
   return {message, ""};
 }

@@ -36,7 +36,11 @@ namespace {
 namespace od = simdjson::ondemand;
 
 // Visits every value with the on-demand API, which (unlike the DOM) can say where it stopped.
-simdjson::error_code visit(od::value value) {
+// Recursion stops at kMaxVisitDepth levels (a COCO file has 5), reporting DEPTH_ERROR there: a
+// hostile file nested a thousand deep must not overflow the stack.
+constexpr int kMaxVisitDepth = 256;
+simdjson::error_code visit(od::value value, int depth = 0) {
+  if (depth > kMaxVisitDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (auto error = value.type().get(type)) return error;
   switch (type) {
@@ -46,7 +50,7 @@ simdjson::error_code visit(od::value value) {
       for (auto item : array) {
         od::value child;
         if (auto error = item.get(child)) return error;
-        if (auto error = visit(child)) return error;
+        if (auto error = visit(child, depth + 1)) return error;
       }
       return simdjson::SUCCESS;
     }
@@ -58,7 +62,7 @@ simdjson::error_code visit(od::value value) {
         if (auto error = field.unescaped_key().get(key)) return error;
         od::value child;
         if (auto error = field.value().get(child)) return error;
-        if (auto error = visit(child)) return error;
+        if (auto error = visit(child, depth + 1)) return error;
       }
       return simdjson::SUCCESS;
     }
