@@ -60,8 +60,6 @@ struct Explained {
   std::string token;
 };
 
-// Rewrites protobuf's parser messages where we can say more: the message type without its
-// package and a did-you-mean for unknown fields, the valid names for unknown enum values.
 // Whether `message` is `before` A" `between` B" with an optional final '.', A and B names
 // (letters, digits, '_', and '.' in A where `dotted`). Not std::regex: libstdc++'s matcher
 // recurses once per character and a name thousands of characters long overflowed the stack.
@@ -85,6 +83,8 @@ bool two_names(std::string_view message, std::string_view before, std::string_vi
   return take(rest, false, b) && (rest.empty() || rest == ".");
 }
 
+// Rewrites protobuf's parser messages where we can say more: the message type without its
+// package and a did-you-mean for unknown fields, the valid names for unknown enum values.
 Explained explain(const std::string& message) {
   const std::string package = "trainer.config.";
   std::string first, second;
