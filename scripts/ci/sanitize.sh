@@ -24,6 +24,6 @@ export LSAN_OPTIONS="suppressions=$root/scripts/ci/lsan.supp:print_suppressions=
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # OpenMPI unloads its plugins at MPI_Finalize, and a leak report inside an unloaded plugin names
 # no library to suppress; keep them loaded.
-export OMPI_MCA_mca_base_component_disable_dlclose=1
+export OMPI_MCA_mca_base_component_disable_dlclose=1 PMIX_MCA_mca_base_component_disable_dlclose=1
 cd "$build"
 ctest --output-on-failure -j 2 "$@"
