@@ -55,19 +55,17 @@ declare -A corpus=(
   [train_safetensors]=tests/train/fuzz/corpus
   [eval_coco_json]=tests/eval/fuzz/corpus
 )
-declare -A seeds=(
-  [config_pipeline]=tests/config/fuzz/seeds
-  [data_tfrecord_example]=tests/data/fuzz/seeds/tfrecord_example
-  [data_label_map]=tests/data/fuzz/seeds/label_map
-  [data_image_decode]=tests/data/fuzz/seeds/image_decode
-  [data_idx]=tests/data/fuzz/seeds/idx
-  [train_safetensors]=tests/train/fuzz/seeds
-)
+# A target's seeds sit beside its corpus (.../fuzz/seeds[/x] for .../fuzz/corpus[/x]); nothing
+# for a target without any.
+seeds_of() {
+  local d=$root/${corpus[$1]/\/corpus/\/seeds}
+  [[ -d $d ]] && echo "$d"
+  return 0
+}
 # The committed inputs of a target, the folders that exist.
 inputs() {
-  local d
-  for d in "${corpus[$1]}" ${seeds[$1]:-}; do [[ -d $root/$d ]] && echo "$root/$d"; done
-  return 0
+  [[ -d $root/${corpus[$1]} ]] && echo "$root/${corpus[$1]}"
+  seeds_of "$1"
 }
 # The largest input worth trying: a little over the largest seed.
 declare -A max_len=(
@@ -162,7 +160,7 @@ if [[ $merge == 1 && $failed == 0 ]]; then
     rm -rf "$dir/merged" && mkdir -p "$dir/merged" "$dir/corpus" "$committed"
     # The seeds go in first, so that the corpus keeps only what they do not already reach, and
     # are taken out again (they are committed apart).
-    seed_dir=${seeds[$t]:+$root/${seeds[$t]}}
+    seed_dir=$(seeds_of "$t")
     [[ -n $seed_dir ]] && cp "$seed_dir"/* "$dir/merged"/
     [[ -d /dev/shm && -w /dev/shm ]] && export TMPDIR=/dev/shm
     nice -n 19 "$(binary "$t")" -merge=1 ${quiet[$t]:-} -max_len="${max_len[$t]}" -rss_limit_mb=2048 "$dir/merged" \
