@@ -36,6 +36,20 @@ MetricsLog::~MetricsLog() {
   if (file_) std::fclose(file_);
 }
 
+void MetricsLog::log(int64_t step, const MetricMap& data) {
+  write("LOG", step, data);
+  for (const auto& sink : sinks_) sink->log(step, data);
+}
+
+void MetricsLog::metric(const MetricMap& data, std::optional<int64_t> at_step) {
+  write("METRIC", std::nullopt, data);
+  for (const auto& sink : sinks_) sink->metric(at_step, data);
+}
+
+void MetricsLog::image(int64_t step, const std::string& tag, const EncodedImage& image) {
+  for (const auto& sink : sinks_) sink->image(step, tag, image);
+}
+
 void MetricsLog::write(const char* type, std::optional<int64_t> step, const MetricMap& data) {
   if (!file_) return;
   std::string line = "{\"type\": \"";

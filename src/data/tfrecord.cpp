@@ -211,6 +211,11 @@ void TFRecordWriter::write(std::span<const uint8_t> data) {
     fail("cannot write to TFRecord file ", path_, ": ", std::strerror(errno));
 }
 
+void TFRecordWriter::flush() {
+  TRAINER_CHECK(file_, "TFRecord writer for ", path_, " is already closed");
+  if (std::fflush(file_) != 0) fail("cannot write to TFRecord file ", path_, ": ", std::strerror(errno));
+}
+
 void TFRecordWriter::close() {
   if (!file_) return;
   const bool ok = std::fflush(file_) == 0;

@@ -60,6 +60,9 @@ class TFRecordWriter {
   TFRecordWriter& operator=(const TFRecordWriter&) = delete;
 
   void write(std::span<const uint8_t> data);
+  // Hands what was written to the operating system, so a reader of the growing file (a live
+  // TensorBoard) sees every complete record.
+  void flush();
   // Flushes and closes; throws if anything failed to reach the file. The destructor closes
   // too, but cannot report errors.
   void close();
