@@ -165,7 +165,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"{train,eval}_input_reader.max_number_of_boxes"},
       {"{train,eval}_input_reader.num_readers"},
       {"{train,eval}_input_reader.coco_json_input_reader.{annotations_file,image_dir}"},
-      {"eval_config.{num_examples,min_score_threshold,max_num_boxes_to_visualize}"},
+      {"eval_config.{num_examples,num_visualizations,min_score_threshold,max_num_boxes_to_visualize}"},
 
       // Training: momentum SGD, the TF OD API's four LR schedules, clipping.
       {"train_config.batch_size"},
@@ -228,6 +228,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"runtime.num_threads"},
       {"runtime.seed"},
       {"runtime.model_dir"},
+      {"runtime.tensorboard_dir"},
       {"runtime.keep_checkpoint_max"},
       {"runtime.check_numerics"},
       {"runtime.checkpoint_every_n_steps"},

@@ -9,6 +9,7 @@
 #include "trainer/core/log.h"
 #include "trainer/core/random.h"
 #include "trainer/data/coco_json_dataset.h"
+#include "trainer/data/decode.h"
 #include "trainer/data/detection_tfrecord_dataset.h"
 #include "trainer/data/detection_transform.h"
 #include "trainer/data/image_folder.h"
@@ -17,7 +18,6 @@
 #include "trainer/ops/elementwise.h"
 #include "trainer/tasks/coco_results.h"
 #include "trainer/tasks/data_batch.h"
-#include "trainer/tasks/draw_detections.h"
 #include "trainer/tasks/input_config.h"
 
 namespace trainer::tasks {
@@ -173,20 +173,29 @@ void DetectionTask::infer(Context& ctx, const data::Batch& batch) const {
 }
 
 MetricMap DetectionTask::evaluate(const EvalOptions& options) {
-  std::unique_ptr<data::Loader> eval = loader(Split::Eval);
+  const std::shared_ptr<const data::Dataset> images = dataset(Split::Eval);
+  data::Loader eval(images, std::make_shared<data::DetectionTransform>(ssd_transform_options(config_, false)),
+                    loader_options(config_, Split::Eval, run_));
   Context ctx = run_.inference_context();
   CocoResults results;
   const int64_t limit = config_.eval_config().num_examples();  // 0: all
+  // The first eval_config.num_visualizations images this process evaluates (under mpirun rank
+  // 0's, the one that logs), drawn with their detections once the metrics are out.
+  const bool pictures = options.log && options.log->has_sinks();
+  const size_t num_pictures = pictures ? config_.eval_config().num_visualizations() : 0;
+  std::vector<std::pair<int64_t, std::vector<models::DetectedBox>>> to_draw;  // dataset index, detections
   const auto start = std::chrono::steady_clock::now();
-  while (auto batch = eval->next()) {
+  while (auto batch = eval.next()) {
     const auto detections = detect(ctx, batch->images, batch->annotations);
     for (size_t i = 0; i < detections.size(); ++i) {
       if (limit > 0 && static_cast<int64_t>(results.image_ids().size()) >= limit) break;
       results.add(batch->annotations[i], detections[i]);
+      if (to_draw.size() < num_pictures)
+        to_draw.emplace_back(batch->indices[i], detections_in_original_image(detections[i], batch->annotations[i]));
     }
     if (limit > 0 && static_cast<int64_t>(results.image_ids().size()) >= limit) break;
   }
-  const data::LoaderStats stats = eval->stats();
+  const data::LoaderStats stats = eval.stats();
   if (stats.bad_samples > 0) log_warn("eval: ", stats.bad_samples, " unusable images left out");
   if (dist::Communicator* ranks = options.communicator; ranks && ranks->world_size() > 1) {
     // Every rank evaluated its shard; rank 0 gathers the images, ground truth and detections in
@@ -221,6 +230,15 @@ MetricMap DetectionTask::evaluate(const EvalOptions& options) {
     std::ofstream(path) << results.detections_json();
     log_info("eval: detections written to ", path.string());
   }
+  // Tagged by position, so each tag's step slider in TensorBoard shows one image over the run.
+  for (size_t k = 0; k < to_draw.size(); ++k) {
+    const data::Sample sample = images->read(to_draw[k].first);
+    const data::Image picture = sample.encoded.empty()
+                                    ? sample.image
+                                    : data::decode_image(sample.encoded, sample.name, data::ColorMode::kRgb);
+    options.log->image(options.step, "detections/" + std::to_string(k),
+                       draw_boxes_png(picture, boxes_to_draw(to_draw[k].second)));
+  }
   MetricMap m;
   for (size_t i = 0; i < summary.stats.size(); ++i) m[eval::kCocoStatNames[i]] = summary.stats[i];
   m["eval.images"] = static_cast<int64_t>(results.image_ids().size());
@@ -232,12 +250,24 @@ std::string DetectionTask::class_name(int32_t id) const {
   return std::to_string(id);
 }
 
+std::vector<DrawnBox> DetectionTask::boxes_to_draw(const std::vector<models::DetectedBox>& found) const {
+  const float min_score = config_.eval_config().min_score_threshold();
+  const size_t max_drawn = static_cast<size_t>(std::max(0, config_.eval_config().max_num_boxes_to_visualize()));
+  std::vector<DrawnBox> drawn;
+  for (const models::DetectedBox& d : found) {
+    if (d.score < min_score || drawn.size() >= max_drawn) continue;
+    char label[96];
+    std::snprintf(label, sizeof label, "%s %.2f", class_name(d.class_id).c_str(), d.score);
+    drawn.push_back({d.box[0], d.box[1], d.box[2], d.box[3], label, d.class_id});
+  }
+  return drawn;
+}
+
 int DetectionTask::predict(const std::vector<std::string>& files, const PredictOptions& options) {
   const data::DetectionTransform transform(ssd_transform_options(config_, false));
   const Shape s = transform.sample_shape();
   Context ctx = run_.inference_context();
   const float min_score = config_.eval_config().min_score_threshold();
-  const size_t max_drawn = static_cast<size_t>(std::max(0, config_.eval_config().max_num_boxes_to_visualize()));
   const std::string out_dir = options.output_dir.empty() ? "predictions" : options.output_dir;
   int failures = 0;
   for (const std::string& file : files) {
@@ -251,7 +281,6 @@ int DetectionTask::predict(const std::vector<std::string>& files, const PredictO
       transform.apply(sample, unused, DType::F32, x.raw(), &image);
       // Normalised to the (possibly padded) input: back to the original image first.
       const std::vector<models::DetectedBox> found = detections_in_original_image(detect(ctx, x, {image})[0], image);
-      std::vector<DrawnBox> drawn;
       int shown = 0;
       std::printf("%s: %dx%d\n", file.c_str(), image.original_width, image.original_height);
       for (const models::DetectedBox& d : found) {
@@ -261,16 +290,11 @@ int DetectionTask::predict(const std::vector<std::string>& files, const PredictO
         std::printf("  %-16s %.3f  x %.1f y %.1f w %.1f h %.1f\n", class_name(d.class_id).c_str(), d.score, px.x, px.y,
                     px.w, px.h);
         ++shown;
-        if (drawn.size() < max_drawn) {
-          char label[96];
-          std::snprintf(label, sizeof label, "%s %.2f", class_name(d.class_id).c_str(), d.score);
-          drawn.push_back({d.box[0], d.box[1], d.box[2], d.box[3], label, d.class_id});
-        }
       }
       if (shown == 0) std::printf("  no detection scores >= %g (eval_config.min_score_threshold)\n", min_score);
       fs::create_directories(out_dir);
       const fs::path out = fs::path(out_dir) / (fs::path(file).stem().string() + ".png");
-      draw_boxes(data::decode_image(sample.encoded, file, data::ColorMode::kRgb), drawn, out.string());
+      draw_boxes(data::decode_image(sample.encoded, file, data::ColorMode::kRgb), boxes_to_draw(found), out.string());
       std::printf("  drawn: %s\n", out.c_str());
     } catch (const Error& e) {
       std::fprintf(stderr, "%s\n", e.what());  // the data layer's messages name the file

@@ -15,11 +15,10 @@ namespace {
 const cv::Scalar kPalette[] = {{75, 25, 230},  {75, 180, 60},  {25, 225, 255}, {200, 130, 0},  {48, 130, 245},
                                {180, 30, 145}, {240, 240, 70}, {230, 50, 240}, {60, 245, 210}, {212, 190, 250}};
 
-}  // namespace
-
-void draw_boxes(const data::Image& image, const std::vector<DrawnBox>& boxes, const std::string& path) {
+// The picture with its boxes, in OpenCV's BGR order. `name`: the picture's, for the error.
+cv::Mat drawn(const data::Image& image, const std::vector<DrawnBox>& boxes, const std::string& name) {
   TRAINER_CHECK(!image.empty() && (image.channels == 3 || image.channels == 1), "draw_boxes: an empty image for ",
-                path);
+                name);
   cv::Mat rgb(image.height, image.width, image.channels == 3 ? CV_8UC3 : CV_8UC1,
               const_cast<uint8_t*>(image.pixels.data()));
   cv::Mat canvas;
@@ -42,6 +41,13 @@ void draw_boxes(const data::Image& image, const std::vector<DrawnBox>& boxes, co
     cv::putText(canvas, b.label, cv::Point(p0.x + 2, top + text.height + 1), cv::FONT_HERSHEY_SIMPLEX, font_scale,
                 cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
+  return canvas;
+}
+
+}  // namespace
+
+void draw_boxes(const data::Image& image, const std::vector<DrawnBox>& boxes, const std::string& path) {
+  const cv::Mat canvas = drawn(image, boxes, path);
   bool written = false;
   try {
     written = cv::imwrite(path, canvas);
@@ -49,6 +55,17 @@ void draw_boxes(const data::Image& image, const std::vector<DrawnBox>& boxes, co
     fail("cannot write ", path, ": ", e.what());
   }
   TRAINER_CHECK(written, "cannot write ", path, " (check the folder and the extension: .png or .jpg)");
+}
+
+EncodedImage draw_boxes_png(const data::Image& image, const std::vector<DrawnBox>& boxes) {
+  const cv::Mat canvas = drawn(image, boxes, "a picture to encode");
+  EncodedImage out;
+  out.height = canvas.rows;
+  out.width = canvas.cols;
+  out.channels = 3;
+  TRAINER_CHECK(cv::imencode(".png", canvas, out.png), "draw_boxes: PNG encoding of a ", out.width, "x", out.height,
+                " picture failed");
+  return out;
 }
 
 }  // namespace trainer::tasks

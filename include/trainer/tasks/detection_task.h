@@ -9,6 +9,7 @@
 
 #include "trainer/data/label_map.h"
 #include "trainer/models/detectors/ssd.h"
+#include "trainer/tasks/draw_detections.h"
 #include "trainer/tasks/ssd_config.h"
 #include "trainer/tasks/task.h"
 
@@ -43,6 +44,10 @@ class DetectionTask final : public Task {
   std::shared_ptr<data::Dataset> dataset(Split split) const;
   std::shared_ptr<const data::LabelMap> label_map(Split split) const;
   std::string class_name(int32_t id) const;
+  // What predict and the eval pictures draw: detections (boxes normalised to the original
+  // image) scoring eval_config.min_score_threshold or more, at most max_num_boxes_to_visualize,
+  // labelled "<class> <score>".
+  std::vector<DrawnBox> boxes_to_draw(const std::vector<models::DetectedBox>& found) const;
 
   config::TrainEvalPipelineConfig config_;
   const config::Ssd& ssd_;

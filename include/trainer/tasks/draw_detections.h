@@ -1,10 +1,11 @@
-// Boxes, class names and scores drawn onto a picture (predict mode, and whatever else wants to
-// look at detections), with OpenCV's drawing functions.
+// Boxes, class names and scores drawn onto a picture (predict mode's files, the eval images
+// TensorBoard shows), with OpenCV's drawing functions.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "trainer/core/metrics_log.h"
 #include "trainer/data/image.h"
 
 namespace trainer::tasks {
@@ -18,5 +19,7 @@ struct DrawnBox {
 // Draws onto a copy of `image` (RGB or gray) and writes it to `path` (PNG or JPEG by the
 // extension). Throws an Error naming the path when it cannot be written.
 void draw_boxes(const data::Image& image, const std::vector<DrawnBox>& boxes, const std::string& path);
+// The same drawing, returned as an RGB PNG (for MetricsLog::image).
+EncodedImage draw_boxes_png(const data::Image& image, const std::vector<DrawnBox>& boxes);
 
 }  // namespace trainer::tasks

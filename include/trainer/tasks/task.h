@@ -36,6 +36,10 @@ struct EvalOptions {
   // Under mpirun: every rank evaluates its shard of the eval split and rank 0 gathers the
   // results, computes, prints and returns the metrics (the others return none). Collective.
   dist::Communicator* communicator = nullptr;
+  // Where pictures of the evaluation go (detection: eval_config.num_visualizations eval images
+  // with their detections drawn, as MetricsLog::image at `step`); null, or a log without sinks:
+  // none are made.
+  MetricsLog* log = nullptr;
 };
 
 struct PredictOptions {
