@@ -1,5 +1,6 @@
 #include "trainer/cli/modes.h"
 #include "trainer/cli/pipeline.h"
+#include "trainer/cli/tensorboard_sink.h"
 #include "trainer/core/log.h"
 #include "trainer/train/checkpoint.h"
 
@@ -11,8 +12,9 @@ int run_eval(const CliArgs& args, MetricsLog& log) {
   const bool averaged = p.config.eval_config().use_moving_averages();
   const train::TrainingState s = train::load_inference_weights(path, p.task->store(), averaged);
   log_info("evaluating ", path, " (step ", s.step, averaged ? ", moving average of the weights)" : ")");
-  const MetricMap metrics = p.task->evaluate({p.config.runtime().model_dir(), s.step, p.communicator.get()});
-  if (p.communicator->is_root()) log.metric(metrics);
+  attach_tensorboard(log, p.config.runtime(), p.communicator->is_root());
+  const MetricMap metrics = p.task->evaluate({p.config.runtime().model_dir(), s.step, p.communicator.get(), &log});
+  if (p.communicator->is_root()) log.metric(metrics, s.step);
   return 0;
 }
 

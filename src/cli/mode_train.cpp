@@ -10,6 +10,7 @@
 #include "trainer/cli/memory_check.h"
 #include "trainer/cli/modes.h"
 #include "trainer/cli/pipeline.h"
+#include "trainer/cli/tensorboard_sink.h"
 #include "trainer/core/log.h"
 #include "trainer/tasks/data_batch.h"
 #include "trainer/tasks/fine_tune.h"
@@ -86,6 +87,7 @@ int run_train(const CliArgs& args, MetricsLog& log) {
     if (running) g_step.store(running->steps_done());
     return g_stop.load();
   };
+  attach_tensorboard(log, p.config.runtime(), p.communicator->is_root());
   train::Trainer trainer(*p.task, options, log);
   running = &trainer;
   // A fresh run starts from the config's fine-tune weights; a resumed one from its checkpoint.
@@ -124,8 +126,9 @@ int run_train(const CliArgs& args, MetricsLog& log) {
   }
   // Every rank evaluates its shard of the eval split; rank 0 gathers, prints and logs.
   if (p.config.has_eval_input_reader()) {
-    const MetricMap metrics = p.task->evaluate({options.model_dir, trainer.steps_done(), p.communicator.get()});
-    if (p.communicator->is_root()) log.metric(metrics);
+    const MetricMap metrics =
+        p.task->evaluate({options.model_dir, trainer.steps_done(), p.communicator.get(), &log});
+    if (p.communicator->is_root()) log.metric(metrics, trainer.steps_done());
   }
   return 0;
 }
