@@ -231,13 +231,18 @@ MetricMap DetectionTask::evaluate(const EvalOptions& options) {
     log_info("eval: detections written to ", path.string());
   }
   // Tagged by position, so each tag's step slider in TensorBoard shows one image over the run.
+  // A picture that cannot be made costs a warning, not the evaluation's metrics.
   for (size_t k = 0; k < to_draw.size(); ++k) {
-    const data::Sample sample = images->read(to_draw[k].first);
-    const data::Image picture = sample.encoded.empty()
-                                    ? sample.image
-                                    : data::decode_image(sample.encoded, sample.name, data::ColorMode::kRgb);
-    options.log->image(options.step, "detections/" + std::to_string(k),
-                       draw_boxes_png(picture, boxes_to_draw(to_draw[k].second)));
+    const std::string tag = "detections/" + std::to_string(k);
+    try {
+      const data::Sample sample = images->read(to_draw[k].first);
+      const data::Image picture = sample.encoded.empty()
+                                      ? sample.image
+                                      : data::decode_image(sample.encoded, sample.name, data::ColorMode::kRgb);
+      options.log->image(options.step, tag, draw_boxes_png(picture, boxes_to_draw(to_draw[k].second)));
+    } catch (const Error& e) {
+      log_warn("eval: no picture ", tag, ": ", e.what());
+    }
   }
   MetricMap m;
   for (size_t i = 0; i < summary.stats.size(); ++i) m[eval::kCocoStatNames[i]] = summary.stats[i];
