@@ -31,6 +31,7 @@ double Conv2d::flops(const Tensor& y) const {
 }
 
 Tensor Conv2d::forward(Context& ctx, const Tensor& x) const {
+  begin(ctx);
   Tensor y = ops::conv2d(ctx, x, weight_->value, bias_ ? bias_->value : Tensor(), options());
   report(ctx, "Conv2d", OpClass::Gemm, y, weight_->value.numel() + (bias_ ? bias_->value.numel() : 0), flops(y));
   return y;
@@ -45,6 +46,7 @@ BatchNorm::BatchNorm(std::string name, ParameterStore& store, const BatchNormCon
 }
 
 Tensor BatchNorm::forward(Context& ctx, const Tensor& x, Activation act) const {
+  begin(ctx);
   ops::BatchNormOptions o;
   o.momentum = config_.momentum;
   o.epsilon = config_.epsilon;
@@ -101,6 +103,7 @@ Tensor ConvBnAct::forward(Context& ctx, const Tensor& x) const {
     Tensor y = conv_->forward(ctx, x);
     return bn_.forward(ctx, y, act_);
   }
+  begin(ctx);
   if (folded_version_ != store_.version()) refold();
   Tensor y = ops::conv2d(ctx, x, folded_weight_, folded_bias_, conv_->options(act_));
   report(ctx, "ConvBnAct", OpClass::Gemm, y, (own_conv_ ? conv_->weight().value.numel() : 0) + 2 * bn_.config().channels,

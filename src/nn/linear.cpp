@@ -13,6 +13,7 @@ Linear::Linear(std::string name, ParameterStore& store, const LinearConfig& c) :
 }
 
 Tensor Linear::forward(Context& ctx, const Tensor& x) const {
+  begin(ctx);
   Tensor y = ops::linear(ctx, x, weight_->value, bias_ ? bias_->value : Tensor());
   report(ctx, "Linear", OpClass::Gemm, y, weight_->value.numel() + (bias_ ? config_.out_features : 0),
          2.0 * static_cast<double>(x.dim(0)) * config_.in_features * config_.out_features);

@@ -26,7 +26,7 @@ void Tape::track_leaf(Tensor& value, const Tensor& grad) {
 
 template <typename Refs>
 void Tape::record_entry(const Refs& inputs, Backward backward, const char* op) {
-  Entry e{std::move(backward), {}, part_, op};
+  Entry e{std::move(backward), {}, part_, op, layer_times_ ? layer_times_->recording(op) : -1};
   for (const GradRef& in : inputs) {
     if (!in.requires_grad()) continue;
     TRAINER_ASSERT(in.id < static_cast<int64_t>(slots_.size()));
@@ -95,6 +95,7 @@ void Tape::backward(const Tensor& root, const Tensor& seed) {
   slots_[root.grad_id()].grad = seed;
   for (int64_t id = 0; id < static_cast<int64_t>(slots_.size()); ++id)
     if (slots_[id].leaf && slots_[id].pending == 0) finish_leaf(id);
+  if (layer_times_) layer_times_->begin_backward();
   for (size_t i = entries_.size(); i-- > 0;) {
     Entry e = std::move(entries_[i]);
     entries_.pop_back();
@@ -108,6 +109,7 @@ void Tape::backward(const Tensor& root, const Tensor& seed) {
       e.backward(*this);  // the closure and everything it saved die at the end of this iteration
     }
     running_ = nullptr;
+    if (layer_times_ && e.layer_row >= 0) layer_times_->closure_done(e.layer_row);
     for (const int64_t id : e.leaves)
       if (--slots_[id].pending == 0) finish_leaf(id);
   }

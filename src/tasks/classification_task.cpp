@@ -67,12 +67,19 @@ Tensor ClassificationTask::loss(Context& ctx, const train::TrainBatch& train_bat
                                  classifier_.mixup_alpha(), run_.seed, step);
     PendingUpload soft_targets = upload(targets, ctx.device);
     const Tensor logits = model_.forward(ctx, upload(images, ctx.device).ready());
-    return ops::softmax_cross_entropy_soft(ctx, logits, std::move(soft_targets).ready());
+    if (ctx.layer_times) ctx.layer_times->enter("loss");
+    Tensor loss = ops::softmax_cross_entropy_soft(ctx, logits, std::move(soft_targets).ready());
+    if (ctx.layer_times) ctx.layer_times->exit("loss", "SoftmaxCrossEntropy");
+    return loss;
   }
   // The labels' copy overlaps the forward pass on a GPU (core/device_upload.h).
   PendingUpload labels = upload(batch.labels, ctx.device);
   const Tensor logits = model_.forward(ctx, upload(batch.images, ctx.device).ready());
-  return ops::softmax_cross_entropy(ctx, logits, std::move(labels).ready(), classifier_.label_smoothing());
+  // Per-layer timing (benchmark.per_layer): the loss is a row of its own.
+  if (ctx.layer_times) ctx.layer_times->enter("loss");
+  Tensor loss = ops::softmax_cross_entropy(ctx, logits, std::move(labels).ready(), classifier_.label_smoothing());
+  if (ctx.layer_times) ctx.layer_times->exit("loss", "SoftmaxCrossEntropy");
+  return loss;
 }
 
 std::shared_ptr<data::Dataset> ClassificationTask::dataset(Split split) const {

@@ -64,6 +64,8 @@ Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, i
   // and their upload overlaps it too (core/device_upload.h).
   const models::SsdDetector::Output out = model_.forward(ctx, upload(batch.images, ctx.device).ready());
   ctx.rng = nullptr;  // rng dies with this call
+  // Per-layer timing (benchmark.per_layer): the loss, target assignment included, is a row of its own.
+  if (ctx.layer_times) ctx.layer_times->enter("loss");
   const size_t n = batch.annotations.size();
   TRAINER_CHECK(static_cast<int64_t>(n) == batch.images.dim(0), "detection batch: ", n, " annotation rows for ",
                 batch.images.dim(0), " images");
@@ -84,7 +86,9 @@ Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, i
   for (Tensor* t : {&targets.cls_targets, &targets.cls_weights, &targets.reg_targets, &targets.reg_weights})
     *t = upload(*t, ctx.device).ready();
   const models::SsdLoss l = models::ssd_loss(ctx, out.class_logits, out.box_codes, targets, loss_options_);
-  return ops::add(ctx, l.classification, l.localization);
+  Tensor total = ops::add(ctx, l.classification, l.localization);
+  if (ctx.layer_times) ctx.layer_times->exit("loss", "SsdLoss");
+  return total;
 }
 
 std::shared_ptr<const data::LabelMap> DetectionTask::label_map(Split split) const {

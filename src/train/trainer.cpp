@@ -90,6 +90,7 @@ double Trainer::forward_backward(const TrainBatch& batch, NumericsCheck* check, 
   Context ctx(options_.execution, &tape, true);
   ctx.device = store.device();
   tape.time_parts(ctx.part_times);
+  tape.time_layers(ctx.layer_times);
   if (check) {
     check->watch(tape);
     ctx.observer = check;
@@ -102,6 +103,7 @@ double Trainer::forward_backward(const TrainBatch& batch, NumericsCheck* check, 
   if (reduce && reducer_) reducer_->attach(tape);
   tape.backward(loss, seed);
   store.untrack();
+  if (ctx.layer_times) ctx.layer_times->outside("after backward (tape cleanup)");
   return value;
 }
 
@@ -149,6 +151,7 @@ StepResult Trainer::step(const TrainBatch& batch) {
     // numbers on every rank.
     reducer_->finish();
     r.loss = options_.communicator->allreduce_sum(r.loss) / options_.communicator->world_size();
+    if (LayerTimes* times = options_.execution.layer_times) times->outside("gradient reduction (the last buckets)");
   }
   double squared_norm = 0;
   r.applied = scaler_.unscale_and_check(grads, &squared_norm) && std::isfinite(r.loss);
@@ -191,6 +194,8 @@ StepResult Trainer::step(const TrainBatch& batch) {
   r.skipped_steps = skipped_steps_;
   r.overflows = scaler_.overflows();
   if (r.applied) ++step_;
+  if (LayerTimes* times = options_.execution.layer_times)
+    times->outside("optimizer (unscale, finite check, clipping, update)");
   return r;
 }
 

@@ -19,9 +19,15 @@ class Module {
   const std::string& name() const { return name_; }
 
  protected:
+  // A layer that reports calls begin() first, where its own work starts, and report() where it
+  // ends: per-layer timing (ExecutionSettings::layer_times) takes the time between as the layer's.
+  void begin(Context& ctx) const {
+    if (ctx.layer_times) ctx.layer_times->enter(name_);
+  }
   // Tells the context's observer (if any) about this layer's output.
   void report(Context& ctx, const char* type, OpClass op_class, const Tensor& output, int64_t params,
               double flops) const {
+    if (ctx.layer_times) ctx.layer_times->exit(name_, type);
     if (ctx.observer) ctx.observer->layer(name_, type, op_class, output, params, flops);
   }
   std::string child(const std::string& suffix) const { return name_.empty() ? suffix : name_ + "." + suffix; }

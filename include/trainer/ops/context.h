@@ -4,6 +4,7 @@
 #include <string>
 
 #include "trainer/core/dtype.h"
+#include "trainer/core/layer_times.h"
 #include "trainer/core/part_times.h"
 #include "trainer/core/random.h"
 #include "trainer/kernels/cpu/conv2d.h"
@@ -21,7 +22,7 @@ class StreamContext;
 
 namespace trainer {
 
-// Sees every layer's output as the model runs (for `--mode summary` and per-layer timing).
+// Sees every layer's output as the model runs (for `--mode summary` and check_numerics).
 class LayerObserver {
  public:
   virtual ~LayerObserver() = default;
@@ -52,6 +53,9 @@ struct ExecutionSettings {
   // Benchmark mode's breakdown: time in the parts the model marks (ops/part_scope.h); null: not
   // measured.
   PartTimes* part_times = nullptr;
+  // Benchmark mode's per-layer table (benchmark.per_layer): the layers mark where they begin and
+  // end (nn::Module), the tape where closures are recorded and run; null: not measured.
+  LayerTimes* layer_times = nullptr;
 };
 
 struct Context : ExecutionSettings {

@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "trainer/core/layer_times.h"
 #include "trainer/core/part_times.h"
 #include "trainer/core/tensor.h"
 
@@ -59,6 +60,9 @@ class Tape {
   // adds each such closure's time to it (ops/part_scope.h).
   void set_part(const char* part) { part_ = part; }
   void time_parts(PartTimes* times) { part_times_ = times; }
+  // Per-layer timing (core/layer_times.h): each closure belongs to the row running when it was
+  // recorded, and backward() adds its time there (null: not measured).
+  void time_layers(LayerTimes* times) { layer_times_ = times; }
   // Shows `check` every tracked output and every gradient a closure sends (null: nothing).
   void check_numerics(NumericsCheck* check) { numerics_ = check; }
 
@@ -84,6 +88,7 @@ class Tape {
     std::vector<int64_t> leaves;  // the leaf inputs it named (most closures: none)
     const char* part = nullptr;
     const char* op = nullptr;
+    int layer_row = -1;  // LayerTimes' row, while layer_times_ is set
   };
   template <typename Refs>
   void record_entry(const Refs& inputs, Backward backward, const char* op);
@@ -98,6 +103,7 @@ class Tape {
   const Entry* running_ = nullptr;  // the closure backward() is in
   size_t running_index_ = 0;
   PartTimes* part_times_ = nullptr;
+  LayerTimes* layer_times_ = nullptr;
 };
 
 }  // namespace trainer

@@ -94,6 +94,9 @@ class Trainer {
   void run(BatchSource& source);
   // One update; exposed for benchmarks and tests.
   StepResult step(const TrainBatch& batch);
+  // Per-layer timing of the steps from now on (null: none); the caller starts each step in
+  // `times` (LayerTimes::start_step) and the step marks its layers and phases there.
+  void time_layers(LayerTimes* times) { options_.execution.layer_times = times; }
 
   int64_t steps_done() const { return step_; }
   std::pair<int64_t, int64_t> resume_cursor() const { return resume_cursor_; }
