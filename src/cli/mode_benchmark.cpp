@@ -93,12 +93,84 @@ void print_part_shares(const PartTimes& train, double train_seconds, const PartT
   std::printf("time in parts (forward + backward): %s\n", line.c_str());
 }
 
+// The module a row belongs to in the per-module summary: its name's first two parts
+// (backbone.layer1, bifpn.cell0); the ops between layers go with the layer before them.
+std::string module_of(const LayerTimes::Row& row) {
+  std::string name = row.name;
+  if (row.kind == LayerTimes::Row::Kind::Ops && name.rfind("after ", 0) == 0) name = name.substr(6);
+  const size_t first = name.find('.');
+  const size_t second = first == std::string::npos ? first : name.find('.', first + 1);
+  return name.substr(0, second);
+}
+
+// benchmark.per_layer: one line per layer in network order (the leaves: every layer that
+// reports, nn::Module), each line of ops between layers, and the phases outside the layers, in ms
+// per step; their sum is the pass's step. Then the same time by module.
+void print_layer_table(const LayerTimes& times, double pass_seconds, double measured_seconds) {
+  const double per_step_ms = 1e3 / static_cast<double>(times.steps());
+  double forward = 0, backward = 0, total = 0;
+  size_t width = 32;
+  for (const LayerTimes::Row& r : times.rows()) {
+    forward += r.forward_seconds;
+    backward += r.backward_seconds;
+    width = std::max(width, r.name.size());
+  }
+  total = forward + backward;
+  const int w = static_cast<int>(width);
+  auto share = [&](double seconds) { return total > 0 ? 100.0 * seconds / total : 0.0; };
+  std::printf("\nper-layer times (training step, ms: the mean of %lld steps run after the measured ones, timed "
+              "apart so that the numbers above carry none of its timing)\n",
+              static_cast<long long>(times.steps()));
+  std::printf("%-*s %5s %10s %10s %10s %7s  %s\n", w, "layer", "calls", "forward", "backward", "total", "%", "type");
+  for (const LayerTimes::Row& r : times.rows()) {
+    if (r.kind == LayerTimes::Row::Kind::Outside) continue;
+    const double row_total = r.forward_seconds + r.backward_seconds;
+    std::printf("%-*s %5.0f %10.3f %10.3f %10.3f %7.2f  %s%s\n", w, r.name.c_str(),
+                static_cast<double>(r.calls) / static_cast<double>(times.steps()), r.forward_seconds * per_step_ms,
+                r.backward_seconds * per_step_ms, row_total * per_step_ms, share(row_total),
+                r.kind == LayerTimes::Row::Kind::Ops ? "ops: " : "", r.type.c_str());
+  }
+  std::printf("outside the layers:\n");
+  for (const LayerTimes::Row& r : times.rows()) {
+    if (r.kind != LayerTimes::Row::Kind::Outside) continue;
+    std::printf("%-*s %5s %10s %10s %10.3f %7.2f\n", w, r.name.c_str(), "", "", "",
+                (r.forward_seconds + r.backward_seconds) * per_step_ms, share(r.forward_seconds + r.backward_seconds));
+  }
+  std::printf("%-*s %5s %10.3f %10.3f %10.3f %7.2f\n", w, "step (the sum of the lines)", "", forward * per_step_ms,
+              backward * per_step_ms, total * per_step_ms, 100.0);
+  const double pass_ms = pass_seconds * per_step_ms, measured_ms = measured_seconds * 1e3;
+  std::printf("step time: %.3f ms in the per-layer pass, %.3f ms in the measured steps (%+.1f %%)\n", pass_ms,
+              measured_ms, 100.0 * (pass_ms / measured_ms - 1));
+  struct Module {
+    std::string name;
+    double forward = 0, backward = 0;
+  };
+  std::vector<Module> modules;  // in order of first appearance
+  std::map<std::string, size_t> index;
+  for (const LayerTimes::Row& r : times.rows()) {
+    if (r.kind == LayerTimes::Row::Kind::Outside) continue;
+    const std::string name = module_of(r);
+    const auto [at, added] = index.emplace(name, modules.size());
+    if (added) modules.push_back({name});
+    modules[at->second].forward += r.forward_seconds;
+    modules[at->second].backward += r.backward_seconds;
+  }
+  std::printf("\nby module (the lines above summed by their names' first two parts)\n");
+  std::printf("%-*s %5s %10s %10s %10s %7s\n", w, "module", "", "forward", "backward", "total", "%");
+  for (const Module& m : modules)
+    std::printf("%-*s %5s %10.3f %10.3f %10.3f %7.2f\n", w, m.name.c_str(), "", m.forward * per_step_ms,
+                m.backward * per_step_ms, (m.forward + m.backward) * per_step_ms, share(m.forward + m.backward));
+}
+
 }  // namespace
 
 int run_benchmark(const CliArgs& args, MetricsLog& log) {
   Pipeline p = load_pipeline(args);
   tasks::Task& task = *p.task;
   const config::BenchmarkConfig& b = p.config.benchmark();
+  TRAINER_CHECK(!b.per_layer() || p.run.device.is_cpu(), "benchmark.per_layer: per-layer times are measured on the "
+                "CPU only (CUDA kernels run asynchronously, so times taken on the host would be launch times); this "
+                "run's device is ", p.run.device.name(), ". Set per_layer: false, or run on the CPU");
   const int64_t train_batch = p.config.train_config().batch_size();
   const int64_t infer_batch = b.inference_batch_size() > 0 ? b.inference_batch_size() : train_batch;
 
@@ -131,6 +203,27 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
     if (s >= static_cast<int64_t>(b.warmup_steps())) step_seconds.push_back(dt);
     log_info("benchmark train step ", s + 1, "/", train_total, s < static_cast<int64_t>(b.warmup_steps()) ? " (warm-up)" : "",
              ": ", job_batch / dt, " img/s", world > 1 ? " (the job's, by rank 0's step time)" : "");
+  }
+  // benchmark.per_layer: a pass of its own after the measured steps, each step timed per layer
+  // (the parts' times, which it adds to, are the measured steps').
+  const PartTimes measured_parts = train_parts;
+  LayerTimes layer_times;
+  double layer_pass_seconds = 0;
+  if (b.per_layer()) {
+    trainer.time_layers(&layer_times);
+    for (int64_t s = 0; s < static_cast<int64_t>(b.steps()); ++s) {
+      const auto t0 = Clock::now();
+      layer_times.start_step();
+      if (loader) {
+        const tasks::DataBatch batch(std::move(*loader->next()));
+        layer_times.outside("data loading");
+        trainer.step(batch);
+      } else {
+        trainer.step(fixed);
+      }
+      layer_pass_seconds += seconds_since(t0);
+    }
+    trainer.time_layers(nullptr);
   }
   std::vector<double> train_ips;
   for (double dt : slowest_rank_seconds(comm, step_seconds)) {
@@ -175,10 +268,11 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
   if (!latency_ms.empty())
     std::printf("infer latency ms: p50 %.3f p90 %.3f p99 %.3f\n", percentile(latency_ms, 0.5),
                 percentile(latency_ms, 0.9), percentile(latency_ms, 0.99));
-  if (p.run.device.is_cpu()) print_part_shares(train_parts, sum(step_seconds), infer_parts, sum(latency_ms) / 1e3);
+  if (p.run.device.is_cpu()) print_part_shares(measured_parts, sum(step_seconds), infer_parts, sum(latency_ms) / 1e3);
   std::printf("peak RSS MiB: %.1f (after training %.1f)\n", peak_rss_mib(), train_rss);
   if (train_device >= 0)
     std::printf("peak device MiB: %.1f (training %.1f)\n", peak_device_mib(p.run.device), train_device);
+  if (layer_times.steps() > 0) print_layer_table(layer_times, layer_pass_seconds, mean(step_seconds));
   std::fflush(stdout);
   MetricMap m = {{"train.imgs_per_sec", train_rate}, {"infer.imgs_per_sec", infer_rate},
                  {"parameters", task.store().count()}, {"peak_rss_mib", peak_rss_mib()},

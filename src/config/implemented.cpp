@@ -248,6 +248,7 @@ std::span<const ImplementedField> implemented_fields() {
       {"benchmark.inference_steps"},
       {"benchmark.inference_batch_size"},
       {"benchmark.synthetic_data"},
+      {"benchmark.per_layer"},
   };
   return fields;
 }

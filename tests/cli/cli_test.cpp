@@ -139,6 +139,60 @@ TEST(Cli, BenchmarkLogsEveryMeasuredStepThenTheMeans) {
   for (const char* key : {"\"train.imgs_per_sec\": ", "\"infer.imgs_per_sec\": ", "\"infer.latency_ms.p50\": ",
                           "\"peak_rss_mib\": ", "\"parameters\": "})
     EXPECT_NE(log.find(key, log.find("\"type\": \"METRIC\"")), std::string::npos) << key << "\n" << log;
+  EXPECT_EQ(r.out.find("per-layer"), std::string::npos) << "benchmark.per_layer is off by default\n" << r.out;
+  std::filesystem::remove_all(scratch);
+}
+
+// benchmark { per_layer: true }: one line per layer, in network order (the order --mode summary
+// lists them), the loss, the ops between layers and the phases outside them on lines of their own; no
+// time is negative and the shares add up to the step.
+TEST(Cli, BenchmarkPerLayerTimesEveryLayerOnceInNetworkOrder) {
+  const auto scratch = scratch_dir("per-layer");
+  const std::string model = "model { classifier { resnet { width: 8 } } } train_config { batch_size: 8 } ";
+  RunResult summary = run_trainer({"--config", kDemo, "--mode", "summary", "--override", model}, scratch);
+  ASSERT_EQ(summary.status, 0) << summary.err;
+  std::vector<std::string> layers;
+  const std::regex summary_row("\n(\\S+) +(Conv2d|BatchNorm|Linear) ");
+  for (std::sregex_iterator it(summary.out.begin(), summary.out.end(), summary_row), end; it != end; ++it)
+    layers.push_back((*it)[1]);
+  ASSERT_GT(layers.size(), 10u) << summary.out;
+
+  RunResult r = run_trainer({"--config", kDemo, "--mode", "benchmark", "--override",
+                             model + "benchmark { warmup_steps: 1 steps: 2 inference_warmup_steps: 0 "
+                                     "inference_steps: 1 per_layer: true }"},
+                            scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const size_t table = r.out.find("\nlayer ");
+  const size_t outside = r.out.find("\noutside the layers:\n");
+  const size_t step = r.out.find("\nstep (the sum of the lines) ");
+  ASSERT_TRUE(table != std::string::npos && outside != std::string::npos && step != std::string::npos) << r.out;
+  const std::string number = " +(-?\\d+\\.\\d+)";
+  std::vector<std::string> timed;
+  double shares = 0;
+  int lines = 0;
+  const std::string rows = r.out.substr(table, step - table);
+  const std::regex layer_row("\n(\\S.*?) +(\\d+)" + number + number + number + number + "  (ops: )?(\\S.*)");
+  const std::regex outside_row("\n(\\S.*?)" + number + number);
+  for (std::sregex_iterator it(rows.begin(), rows.end(), layer_row), end; it != end; ++it) {
+    const std::smatch& m = *it;
+    for (int k = 3; k <= 6; ++k) EXPECT_GE(std::stod(m[k]), 0.0) << m[0];
+    EXPECT_NEAR(std::stod(m[3]) + std::stod(m[4]), std::stod(m[5]), 0.002) << "forward + backward = total: " << m[0];
+    shares += std::stod(m[6]);
+    ++lines;
+    if (m[7].matched) EXPECT_EQ(m[1].str().rfind("after ", 0), 0u) << "ops between layers: " << m[0];
+    else if (m[1] != "loss") timed.push_back(m[1]);
+  }
+  const std::string outside_rows = r.out.substr(outside + 21, step - outside - 21);
+  for (std::sregex_iterator it(outside_rows.begin(), outside_rows.end(), outside_row), end; it != end; ++it) {
+    EXPECT_GE(std::stod((*it)[2]), 0.0) << (*it)[0];
+    shares += std::stod((*it)[3]);
+    ++lines;
+  }
+  EXPECT_EQ(timed, layers) << r.out;
+  EXPECT_TRUE(std::regex_search(rows, std::regex("\\nloss +1 .* SoftmaxCrossEntropy\\n"))) << rows;
+  EXPECT_NE(outside_rows.find("optimizer"), std::string::npos) << outside_rows;
+  EXPECT_NEAR(shares, 100.0, 0.005 * lines + 0.01) << r.out;  // each share is rounded to 0.01
+  EXPECT_NE(r.out.find("\nby module "), std::string::npos) << r.out;
   std::filesystem::remove_all(scratch);
 }
 
