@@ -196,6 +196,22 @@ TEST(Cli, BenchmarkPerLayerTimesEveryLayerOnceInNetworkOrder) {
   std::filesystem::remove_all(scratch);
 }
 
+#if TRAINER_HAS_CUDA_KERNELS
+// On CUDA the kernels run asynchronously and host-side times would be launch times: refused,
+// before anything runs (the emulated kernels are synchronous, but a real GPU's are not).
+TEST(Cli, BenchmarkPerLayerIsRefusedOnCuda) {
+  const auto scratch = scratch_dir("per-layer-cuda");
+  RunResult r = run_trainer({"--config", kDemo, "--mode", "benchmark", "--override",
+                             "runtime { device: CUDA } benchmark { per_layer: true }"},
+                            scratch);
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("benchmark.per_layer: per-layer times are measured on the CPU only"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find("train imgs/sec"), std::string::npos) << r.out;
+  std::filesystem::remove_all(scratch);
+}
+#endif
+
 TEST(Cli, DirectConvolutionsNeverRunWinograd) {
   const auto scratch = scratch_dir("direct");
   RunResult r = run_trainer({"--config", kDemo, "--mode", "summary", "--override",
