@@ -5,11 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "trainer/core/allocator.h"
 #include "trainer/core/log.h"
 #include "trainer/ops/numerics_check.h"
 #include "trainer/ops/tensor_math.h"
+#include "trainer/train/loss_history.h"
 
 namespace trainer::train {
 namespace {
@@ -220,6 +222,10 @@ void Trainer::run(BatchSource& source) {
   double window_loss = 0;
   const int64_t first_step = step_;
   const bool root = !distributed() || options_.communicator->is_root();
+  // The loss curve of the whole run (loss.png is drawn from it), continued from this step.
+  std::optional<LossHistory> history;
+  if (root && !options_.model_dir.empty())
+    history.emplace((std::filesystem::path(options_.model_dir) / kLossHistoryFile).string(), step_);
   if (distributed()) {
     // Rank 0's weights and statistics (initialised, fine-tuned or resumed) for everyone.
     options_.communicator->broadcast(task_.store().values(), 0);
@@ -254,6 +260,7 @@ void Trainer::run(BatchSource& source) {
       log_.log(step_, {{"loss", mean_loss}, {"lr", r.lr}, {"loss_scale", scaler_.scale()},
                        {"train.imgs_per_sec", ips}, {"grad_norm", r.grad_norm}, {"skipped_steps", r.skipped_steps},
                        {"loss_scale_overflows", r.overflows}});
+      if (history) history->append({step_, mean_loss, r.lr});
       const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
       const double per_step = elapsed / static_cast<double>(step_ - first_step);
       const std::string eta = total > 0 ? " eta " + format_duration(per_step * static_cast<double>(total - step_)) : "";
@@ -267,11 +274,15 @@ void Trainer::run(BatchSource& source) {
       window_images = window_steps = 0;
       window_loss = 0;
     }
-    if (r.applied && checkpoints_ && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && !last)
-      save(source);
+    if (r.applied && checkpoints_ && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && !last &&
+        save(source) && options_.after_checkpoint)
+      options_.after_checkpoint();
   }
   if (checkpoints_) {
-    if (const auto path = save(source)) log_info("saved ", *path);
+    if (const auto path = save(source)) {
+      log_info("saved ", *path);
+      if (options_.after_checkpoint) options_.after_checkpoint();
+    }
   }
 }
 

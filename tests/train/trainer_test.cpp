@@ -15,6 +15,7 @@
 #include "trainer/ops/elementwise.h"
 #include "trainer/ops/reduce.h"
 #include "trainer/ops/tensor_math.h"
+#include "trainer/train/loss_history.h"
 #include "trainer/train/safetensors.h"
 #include "trainer/train/trainer.h"
 
@@ -323,6 +324,44 @@ TEST(TrainerCheckpoint, SavingRemovesWhatAKilledWriteLeftAndResumeSkipsADamagedN
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(TrainerLossHistory, LogStepsAreRecordedAndAResumedRunContinuesFromItsCheckpoint) {
+  testing::ScratchDir dir;
+  TrainerOptions o = sgd(0.1, 0.9);
+  o.model_dir = dir.path();
+  o.num_steps = 6;
+  o.log_every = 2;
+  o.checkpoint_every = 4;
+  int checkpoints = 0;
+  o.after_checkpoint = [&checkpoints] { ++checkpoints; };
+  MetricsLog log;
+  NoData source;
+  const std::string path = dir.path() + "/loss_history.csv";
+  LinearTask a({4, 1, 1, 1}, {1, 1});
+  {
+    Trainer first(a, o, log);
+    first.run(source);
+  }
+  EXPECT_EQ(checkpoints, 2);  // at step 4 and at the end
+  std::vector<LossHistory::Row> rows = LossHistory::read(path);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].step, 2);
+  EXPECT_EQ(rows[2].step, 6);
+  EXPECT_EQ(rows[0].lr, 0.1);
+  EXPECT_GT(rows[0].loss, rows[2].loss);  // SGD lowers this loss
+  // A run that died after logging step 8 but before checkpointing it: resumed, it logs 8 again.
+  std::ofstream(path, std::ios::app) << "8,999,0.1\n";
+  o.num_steps = 8;
+  LinearTask b({4, 1, 1, 1}, {1, 1});
+  Trainer second(b, o, log);
+  ASSERT_TRUE(second.resume().has_value());
+  second.run(source);
+  EXPECT_EQ(checkpoints, 3);
+  rows = LossHistory::read(path);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[3].step, 8);
+  EXPECT_LT(rows[3].loss, rows[2].loss);
 }
 
 }  // namespace

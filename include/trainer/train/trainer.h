@@ -76,6 +76,9 @@ struct TrainerOptions {
   bool check_numerics = false;
   // Polled after every step: true ends run() early, with a checkpoint (e.g. on SIGTERM).
   std::function<bool()> should_stop;
+  // Called (by the rank that writes them) after each checkpoint run() writes, the last included:
+  // cli redraws model_dir/loss.png from the loss history there.
+  std::function<void()> after_checkpoint;
 };
 
 struct StepResult {
