@@ -1,3 +1,4 @@
+#include "trainer/cli/loss_curve.h"
 #include "trainer/cli/modes.h"
 #include "trainer/cli/pipeline.h"
 #include "trainer/cli/tensorboard_sink.h"
@@ -14,7 +15,11 @@ int run_eval(const CliArgs& args, MetricsLog& log) {
   log_info("evaluating ", path, " (step ", s.step, averaged ? ", moving average of the weights)" : ")");
   attach_tensorboard(log, p.config.runtime(), p.communicator->is_root());
   const MetricMap metrics = p.task->evaluate({p.config.runtime().model_dir(), s.step, p.communicator.get(), &log});
-  if (p.communicator->is_root()) log.metric(metrics, s.step);
+  if (p.communicator->is_root()) {
+    log.metric(metrics, s.step);
+    // The training run's loss curve, when this model_dir has one.
+    if (const auto curve = write_loss_curve(p.config.runtime().model_dir())) log_info("eval: loss curve written to ", *curve);
+  }
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "trainer/cli/loss_curve.h"
 #include "trainer/cli/memory_check.h"
 #include "trainer/cli/modes.h"
 #include "trainer/cli/pipeline.h"
@@ -17,6 +18,8 @@
 
 namespace trainer::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::atomic<bool> g_stop{false};
 // What the signal handler says: this process's rank (-1 alone) and the steps done so far (-1
@@ -88,6 +91,8 @@ int run_train(const CliArgs& args, MetricsLog& log) {
     return g_stop.load();
   };
   attach_tensorboard(log, p.config.runtime(), p.communicator->is_root());
+  // model_dir/loss.png follows the run: redrawn from its loss history after every checkpoint.
+  options.after_checkpoint = [dir = options.model_dir] { write_loss_curve(dir); };
   train::Trainer trainer(*p.task, options, log);
   running = &trainer;
   // A fresh run starts from the config's fine-tune weights; a resumed one from its checkpoint.
@@ -108,6 +113,9 @@ int run_train(const CliArgs& args, MetricsLog& log) {
     std::unique_ptr<data::Loader> loader = p.task->loader(tasks::Split::Train, data::LoaderCursor{epoch, batch});
     tasks::LoaderSource source(*loader);
     trainer.run(source);
+    if (const fs::path curve = fs::path(options.model_dir) / kLossCurveFile;
+        !options.model_dir.empty() && p.communicator->is_root() && fs::exists(curve))
+      log_info("loss curve: ", curve.string());
     // What the data cost: each unusable sample was named when met; here the count, once.
     const data::LoaderStats stats = loader->stats();
     if (stats.bad_samples > 0) {

@@ -15,6 +15,7 @@
 #include "trainer/data/image_folder.h"
 #include "trainer/data/synthetic_dataset.h"
 #include "trainer/eval/coco_eval.h"
+#include "trainer/eval/pr_curve_plot.h"
 #include "trainer/ops/elementwise.h"
 #include "trainer/tasks/coco_results.h"
 #include "trainer/tasks/data_batch.h"
@@ -224,15 +225,26 @@ MetricMap DetectionTask::evaluate(const EvalOptions& options) {
   eval::CocoEvalParams params = eval::CocoEvalParams::defaults(gt);
   params.img_ids = results.image_ids();
   const eval::CocoDataset dt = gt.load_res(results.detections());
-  const eval::CocoSummary summary = eval::summarize(eval::evaluate(gt, dt, params));
+  const eval::CocoEvalResult evaluated = eval::evaluate(gt, dt, params);
+  const eval::CocoSummary summary = eval::summarize(evaluated);
   std::fputs(summary.text.c_str(), stdout);
   std::fflush(stdout);
   if (!options.output_dir.empty()) {
     fs::create_directories(options.output_dir);
-    const fs::path path = fs::path(options.output_dir) /
-                          ("detections" + (options.step >= 0 ? "-" + std::to_string(options.step) : "") + ".json");
+    const std::string suffix = options.step >= 0 ? "-" + std::to_string(options.step) : "";
+    const fs::path path = fs::path(options.output_dir) / ("detections" + suffix + ".json");
     std::ofstream(path) << results.detections_json();
     log_info("eval: detections written to ", path.string());
+    // The curves behind AP, AP50 and AP75 (area all, 100 detections per image).
+    const fs::path curves = fs::path(options.output_dir) / ("pr_curves" + suffix + ".png");
+    const std::string title = "precision-recall, " + std::to_string(results.image_ids().size()) + " images" +
+                              (options.step >= 0 ? ", step " + std::to_string(options.step) : "");
+    try {
+      eval::write_pr_curves_plot(eval::coco_pr_curves(evaluated), title, curves.string());
+      log_info("eval: precision-recall curves written to ", curves.string());
+    } catch (const Error& e) {
+      log_warn("eval: no precision-recall curves: ", e.what());
+    }
   }
   // Tagged by position, so each tag's step slider in TensorBoard shows one image over the run.
   // A picture that cannot be made costs a warning, not the evaluation's metrics.

@@ -88,6 +88,13 @@ TEST(Cli, TrainLogsJsonLinesThenEvalAndPredictUseTheCheckpoint) {
     EXPECT_NE(log.find(key), std::string::npos) << key;
   EXPECT_NE(log.find("{\"type\": \"METRIC\", \"step\": [], \"data\": {"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(scratch / "model" / "pipeline.pbtxt")) << "resolved config beside checkpoints";
+  // The loss curve: a row per log step in loss_history.csv, drawn into loss.png; no
+  // precision-recall curves for a classifier.
+  const std::string history = slurp(scratch / "model" / "loss_history.csv");
+  EXPECT_TRUE(std::regex_match(history, std::regex("step,loss,lr\n1,[-0-9.e]+,[-0-9.e]+\n2,.*\n3,.*\n4,.*\n")))
+      << history;
+  EXPECT_EQ(slurp(scratch / "model" / "loss.png").substr(0, 8), "\x89PNG\r\n\x1a\n");
+  EXPECT_NE(t.err.find("loss curve: " + (scratch / "model" / "loss.png").string()), std::string::npos) << t.err;
 
   RunResult e = run_trainer({"--config", kDemo, "--mode", "eval", "--override",
                              "model { classifier { resnet { width: 8 } } } eval_config { batch_size: 2000 }",
@@ -96,6 +103,10 @@ TEST(Cli, TrainLogsJsonLinesThenEvalAndPredictUseTheCheckpoint) {
   ASSERT_EQ(e.status, 0) << e.err;
   EXPECT_EQ(e.out.substr(e.out.find("top1")), t.out.substr(t.out.find("top1"))) << "eval of the checkpoint repeats "
                                                                                     "the end-of-training numbers";
+  EXPECT_NE(e.err.find("eval: loss curve written to " + (scratch / "model" / "loss.png").string()), std::string::npos)
+      << e.err;
+  for (const auto& entry : std::filesystem::directory_iterator(scratch / "model"))
+    EXPECT_EQ(entry.path().filename().string().find("pr_curves"), std::string::npos) << entry.path();
   RunResult p = run_trainer({"--config", kDemo, "--mode", "predict", "--checkpoint",
                              (scratch / "model" / "ckpt-000000004.safetensors").string(), "--override",
                              "model { classifier { resnet { width: 8 } } }", "tests/data/fixtures/000000289393.jpg"},

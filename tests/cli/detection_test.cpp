@@ -71,6 +71,11 @@ TEST(Detection, OverfitsFourRealCocoImagesThenEvaluatesAndPredicts) {
   EXPECT_EQ(logged(scratch / "eval.json", "coco.AP"), ap);
   const auto detections = model / "detections-160.json";
   ASSERT_TRUE(std::filesystem::exists(detections)) << e.err;
+  // The precision-recall curves of the evaluation, and the training loss curve, as PNG files.
+  const auto curves = model / "pr_curves-160.png";
+  EXPECT_NE(e.err.find("eval: precision-recall curves written to " + curves.string()), std::string::npos) << e.err;
+  EXPECT_EQ(slurp(curves).substr(0, 8), "\x89PNG\r\n\x1a\n");
+  EXPECT_NE(e.err.find("eval: loss curve written to " + (model / "loss.png").string()), std::string::npos) << e.err;
 
   // pycocotools, on our detections file, agrees with our evaluator to the last digit printed.
   EXPECT_EQ(pycocotools_ap(detections, scratch), ap);
