@@ -5,6 +5,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <span>
+#include <vector>
 
 #include "trainer/core/error.h"
 
@@ -14,6 +16,26 @@ namespace {
 // Well separated colours (BGR), readable on photos.
 const cv::Scalar kPalette[] = {{75, 25, 230},  {75, 180, 60},  {25, 225, 255}, {200, 130, 0},  {48, 130, 245},
                                {180, 30, 145}, {240, 240, 70}, {230, 50, 240}, {60, 245, 210}, {212, 190, 250}};
+
+// Where a label goes: the first of above the box, inside its top, below it, inside its bottom,
+// and one or two label heights further out (each moved into the picture) that no label placed
+// before covers; else the one covered least.
+cv::Rect place_label(cv::Size text, cv::Point p0, cv::Point p1, cv::Size image, std::span<const cv::Rect> taken) {
+  const int h = text.height;
+  const cv::Point corners[] = {{p0.x, p0.y - h},     {p0.x, p0.y},     {p0.x, p1.y},         {p0.x, p1.y - h},
+                               {p0.x, p0.y - 2 * h}, {p0.x, p1.y + h}, {p0.x, p0.y - 3 * h}, {p0.x, p1.y + 2 * h}};
+  cv::Rect best;
+  int least = -1;
+  for (cv::Point c : corners) {
+    const cv::Rect r(std::clamp(c.x, 0, std::max(0, image.width - text.width)),
+                     std::clamp(c.y, 0, std::max(0, image.height - text.height)), text.width, text.height);
+    int covered = 0;
+    for (const cv::Rect& t : taken) covered += (r & t).area();
+    if (covered == 0) return r;
+    if (least < 0 || covered < least) least = covered, best = r;
+  }
+  return best;
+}
 
 // The picture with its boxes, in OpenCV's BGR order. `name`: the picture's, for the error.
 cv::Mat drawn(const data::Image& image, const std::vector<DrawnBox>& boxes, const std::string& name) {
@@ -26,20 +48,39 @@ cv::Mat drawn(const data::Image& image, const std::vector<DrawnBox>& boxes, cons
   // Line width and text size grow with the picture, so a box stays visible on a large photo.
   const int thickness = std::max(1, std::min(image.height, image.width) / 250);
   const double font_scale = std::max(0.4, std::min(image.height, image.width) / 800.0);
+  const int text_thickness = font_scale >= 0.8 ? 2 : 1;
+  auto colour_of = [](const DrawnBox& b) { return kPalette[static_cast<size_t>(b.color_index) % std::size(kPalette)]; };
+  auto corners = [&](const DrawnBox& b) {
+    return std::pair(cv::Point(static_cast<int>(b.xmin * image.width), static_cast<int>(b.ymin * image.height)),
+                     cv::Point(static_cast<int>(b.xmax * image.width), static_cast<int>(b.ymax * image.height)));
+  };
   for (const DrawnBox& b : boxes) {
-    const cv::Scalar color = kPalette[static_cast<size_t>(b.color_index) % std::size(kPalette)];
-    const cv::Point p0(static_cast<int>(b.xmin * image.width), static_cast<int>(b.ymin * image.height));
-    const cv::Point p1(static_cast<int>(b.xmax * image.width), static_cast<int>(b.ymax * image.height));
-    cv::rectangle(canvas, p0, p1, color, thickness, cv::LINE_AA);
-    if (b.label.empty()) continue;
+    const auto [p0, p1] = corners(b);
+    cv::rectangle(canvas, p0, p1, colour_of(b), thickness, cv::LINE_AA);
+  }
+  // Labels after every box, each on a filled strip of its box's colour, placed so they do not
+  // cover each other where there is room: the earlier boxes (predict lists the best scores
+  // first) get the clearest places and are drawn last, on top.
+  std::vector<cv::Rect> taken(boxes.size());
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    if (boxes[i].label.empty()) continue;
     int baseline = 0;
-    const cv::Size text = cv::getTextSize(b.label, cv::FONT_HERSHEY_SIMPLEX, font_scale, 1, &baseline);
-    // The label sits on a filled strip above the box (below its top edge when there is no room).
-    const int top = p0.y - text.height - baseline - 2 >= 0 ? p0.y - text.height - baseline - 2 : p0.y;
-    cv::rectangle(canvas, cv::Point(p0.x, top), cv::Point(p0.x + text.width + 4, top + text.height + baseline + 2),
-                  color, cv::FILLED);
-    cv::putText(canvas, b.label, cv::Point(p0.x + 2, top + text.height + 1), cv::FONT_HERSHEY_SIMPLEX, font_scale,
-                cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    const cv::Size text = cv::getTextSize(boxes[i].label, cv::FONT_HERSHEY_SIMPLEX, font_scale, text_thickness, &baseline);
+    const auto [p0, p1] = corners(boxes[i]);
+    taken[i] = place_label({text.width + 6, text.height + baseline + 6}, p0, p1, canvas.size(),
+                           std::span<const cv::Rect>(taken.data(), i));
+  }
+  for (size_t i = boxes.size(); i-- > 0;) {
+    if (boxes[i].label.empty()) continue;
+    const cv::Scalar colour = colour_of(boxes[i]);
+    const cv::Rect& r = taken[i];
+    cv::rectangle(canvas, r, colour, cv::FILLED);
+    // Black text on light colours, white on dark ones (ITU-R BT.601 luma).
+    const double luma = 0.114 * colour[0] + 0.587 * colour[1] + 0.299 * colour[2];
+    int baseline = 0;
+    cv::getTextSize(boxes[i].label, cv::FONT_HERSHEY_SIMPLEX, font_scale, text_thickness, &baseline);
+    cv::putText(canvas, boxes[i].label, cv::Point(r.x + 3, r.y + r.height - baseline - 3), cv::FONT_HERSHEY_SIMPLEX,
+                font_scale, luma > 140 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255), text_thickness, cv::LINE_AA);
   }
   return canvas;
 }

@@ -17,7 +17,9 @@ struct DrawnBox {
 };
 
 // Draws onto a copy of `image` (RGB or gray) and writes it to `path` (PNG or JPEG by the
-// extension). Throws an Error naming the path when it cannot be written.
+// extension). Each label sits on a strip of its box's colour (black or white text, whichever
+// reads better), inside the picture, where no earlier box's label is when there is room: list
+// the boxes best first. Throws an Error naming the path when it cannot be written.
 void draw_boxes(const data::Image& image, const std::vector<DrawnBox>& boxes, const std::string& path);
 // The same drawing, returned as an RGB PNG (for MetricsLog::image).
 EncodedImage draw_boxes_png(const data::Image& image, const std::vector<DrawnBox>& boxes);
