@@ -87,9 +87,16 @@ Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, i
   for (Tensor* t : {&targets.cls_targets, &targets.cls_weights, &targets.reg_targets, &targets.reg_weights})
     *t = upload(*t, ctx.device).ready();
   const models::SsdLoss l = models::ssd_loss(ctx, out.class_logits, out.box_codes, targets, loss_options_);
+  last_classification_ = l.classification;
+  last_localization_ = l.localization;
   Tensor total = ops::add(ctx, l.classification, l.localization);
   if (ctx.layer_times) ctx.layer_times->exit("loss", "SsdLoss");
   return total;
+}
+
+std::vector<double> DetectionTask::last_loss_terms() const {
+  if (!last_classification_.defined()) return {};
+  return {last_classification_.item(), last_localization_.item()};
 }
 
 std::shared_ptr<const data::LabelMap> DetectionTask::label_map(Split split) const {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -155,6 +156,10 @@ StepResult Trainer::step(const TrainBatch& batch) {
     r.loss = options_.communicator->allreduce_sum(r.loss) / options_.communicator->world_size();
     if (LayerTimes* times = options_.execution.layer_times) times->outside("gradient reduction (the last buckets)");
   }
+  r.loss_terms = task_.last_loss_terms();
+  if (distributed())
+    for (double& term : r.loss_terms)
+      term = options_.communicator->allreduce_sum(term) / options_.communicator->world_size();
   double squared_norm = 0;
   r.applied = scaler_.unscale_and_check(grads, &squared_norm) && std::isfinite(r.loss);
   if (!r.applied) {
@@ -225,7 +230,10 @@ void Trainer::run(BatchSource& source) {
   // The loss curve of the whole run (loss.png is drawn from it), continued from this step.
   std::optional<LossHistory> history;
   if (root && !options_.model_dir.empty())
-    history.emplace((std::filesystem::path(options_.model_dir) / kLossHistoryFile).string(), step_);
+    history.emplace((std::filesystem::path(options_.model_dir) / kLossHistoryFile).string(), step_,
+                    task_.loss_term_names());
+  const std::vector<std::string> term_names = task_.loss_term_names();
+  std::vector<double> window_terms(term_names.size(), 0.0);
   if (distributed()) {
     // Rank 0's weights and statistics (initialised, fine-tuned or resumed) for everyone.
     options_.communicator->broadcast(task_.store().values(), 0);
@@ -250,6 +258,7 @@ void Trainer::run(BatchSource& source) {
     const StepResult r = step(*batch);
     window_images += batch->size() * (distributed() ? options_.communicator->world_size() : 1);  // the job's
     window_loss += r.loss;
+    for (size_t i = 0; i < window_terms.size() && i < r.loss_terms.size(); ++i) window_terms[i] += r.loss_terms[i];
     ++window_steps;
     const bool last = total > 0 && step_ == total;
     // A skipped batch leaves step_ where it was: log and checkpoint on the updates only.
@@ -257,10 +266,16 @@ void Trainer::run(BatchSource& source) {
       const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double ips = secs > 0 ? window_images / secs : 0;
       const double mean_loss = window_loss / window_steps;
-      log_.log(step_, {{"loss", mean_loss}, {"lr", r.lr}, {"loss_scale", scaler_.scale()},
-                       {"train.imgs_per_sec", ips}, {"grad_norm", r.grad_norm}, {"skipped_steps", r.skipped_steps},
-                       {"loss_scale_overflows", r.overflows}});
-      if (history) history->append({step_, mean_loss, r.lr});
+      MetricMap record = {{"loss", mean_loss}, {"lr", r.lr}, {"loss_scale", scaler_.scale()},
+                          {"train.imgs_per_sec", ips}, {"grad_norm", r.grad_norm}, {"skipped_steps", r.skipped_steps},
+                          {"loss_scale_overflows", r.overflows}};
+      std::vector<double> mean_terms;
+      for (size_t i = 0; i < window_terms.size(); ++i) {
+        mean_terms.push_back(window_terms[i] / window_steps);
+        record["loss." + term_names[i]] = mean_terms.back();
+      }
+      log_.log(step_, record);
+      if (history) history->append({step_, mean_loss, r.lr, mean_terms});
       const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
       const double per_step = elapsed / static_cast<double>(step_ - first_step);
       const std::string eta = total > 0 ? " eta " + format_duration(per_step * static_cast<double>(total - step_)) : "";
@@ -273,6 +288,7 @@ void Trainer::run(BatchSource& source) {
       window_start = Clock::now();
       window_images = window_steps = 0;
       window_loss = 0;
+      std::fill(window_terms.begin(), window_terms.end(), 0.0);
     }
     if (r.applied && checkpoints_ && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && !last &&
         save(source) && options_.after_checkpoint)

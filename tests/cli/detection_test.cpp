@@ -76,6 +76,10 @@ TEST(Detection, OverfitsFourRealCocoImagesThenEvaluatesAndPredicts) {
   EXPECT_NE(e.err.find("eval: precision-recall curves written to " + curves.string()), std::string::npos) << e.err;
   EXPECT_EQ(slurp(curves).substr(0, 8), "\x89PNG\r\n\x1a\n");
   EXPECT_NE(e.err.find("eval: loss curve written to " + (model / "loss.png").string()), std::string::npos) << e.err;
+  // The curve's numbers: the total and the two terms of the SSD loss at every log step.
+  const std::string history = slurp(model / "loss_history.csv");
+  EXPECT_EQ(history.substr(0, history.find('\n')), "step,loss,lr,classification,localization");
+  EXPECT_NE(history.find("\n160,"), std::string::npos) << history;
 
   // pycocotools, on our detections file, agrees with our evaluator to the last digit printed.
   EXPECT_EQ(pycocotools_ap(detections, scratch), ap);

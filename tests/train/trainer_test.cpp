@@ -344,7 +344,7 @@ TEST(TrainerLossHistory, LogStepsAreRecordedAndAResumedRunContinuesFromItsCheckp
     first.run(source);
   }
   EXPECT_EQ(checkpoints, 2);  // at step 4 and at the end
-  std::vector<LossHistory::Row> rows = LossHistory::read(path);
+  std::vector<LossHistory::Row> rows = LossHistory::read(path).rows;
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].step, 2);
   EXPECT_EQ(rows[2].step, 6);
@@ -358,7 +358,7 @@ TEST(TrainerLossHistory, LogStepsAreRecordedAndAResumedRunContinuesFromItsCheckp
   ASSERT_TRUE(second.resume().has_value());
   second.run(source);
   EXPECT_EQ(checkpoints, 3);
-  rows = LossHistory::read(path);
+  rows = LossHistory::read(path).rows;
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[3].step, 8);
   EXPECT_LT(rows[3].loss, rows[2].loss);

@@ -1,5 +1,6 @@
-// model_dir/loss.png: the training loss against the step over the whole run, drawn from
-// model_dir/loss_history.csv (train/loss_history.h). Written after every checkpoint and by eval mode.
+// model_dir/loss.png: the training loss (the total and each named term) against the step over
+// the whole run, drawn from model_dir/loss_history.csv (train/loss_history.h). Written after
+// every checkpoint and by eval mode.
 #pragma once
 
 #include <optional>

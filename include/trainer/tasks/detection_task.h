@@ -22,6 +22,8 @@ class DetectionTask final : public Task {
   nn::ParameterStore& store() override { return model_.store(); }
   std::string architecture() const override { return model_.architecture(); }
   Tensor loss(Context& ctx, const train::TrainBatch& batch, int64_t step) override;
+  std::vector<std::string> loss_term_names() const override { return {"classification", "localization"}; }
+  std::vector<double> last_loss_terms() const override;
 
   std::string kind() const override { return "detection"; }
   Shape input_shape() const override;
@@ -56,6 +58,7 @@ class DetectionTask final : public Task {
   models::TargetAssignerOptions assigner_;
   models::SsdLossOptions loss_options_;
   models::PostprocessOptions postprocess_;
+  Tensor last_classification_, last_localization_;  // the terms of the last loss()
   std::shared_ptr<const data::LabelMap> names_;  // for printing: the eval or train label map
 };
 

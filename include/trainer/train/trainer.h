@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "trainer/core/metrics_log.h"
 #include "trainer/dist/communicator.h"
@@ -47,6 +48,11 @@ class TrainTask {
   // The scalar F32 loss of one batch (of the task's own batch type); `step` seeds any per-step
   // randomness (mixup).
   virtual Tensor loss(Context& ctx, const TrainBatch& batch, int64_t step) = 0;
+  // When the loss is a sum of named terms (detection: classification + localization): their
+  // names, and their values in the last loss() call, in that order. Logged beside the loss
+  // (`loss.<name>`) and drawn in loss.png. None by default.
+  virtual std::vector<std::string> loss_term_names() const { return {}; }
+  virtual std::vector<double> last_loss_terms() const { return {}; }
 };
 
 struct TrainerOptions {
@@ -83,6 +89,7 @@ struct TrainerOptions {
 
 struct StepResult {
   double loss = 0, lr = 0, loss_scale = 1, grad_norm = 0;
+  std::vector<double> loss_terms;  // TrainTask::last_loss_terms, averaged over the ranks like the loss
   bool applied = true;  // false: skipped (non-finite gradients or loss); step_ did not advance
   int64_t skipped_steps = 0, overflows = 0;  // totals since the run began
 };
