@@ -94,11 +94,6 @@ Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, i
   return total;
 }
 
-std::vector<double> DetectionTask::last_loss_terms() const {
-  if (!last_classification_.defined()) return {};
-  return {last_classification_.item(), last_localization_.item()};
-}
-
 std::shared_ptr<const data::LabelMap> DetectionTask::label_map(Split split) const {
   const config::InputReader& r = input_reader(config_, split);
   if (r.label_map_path().empty()) return nullptr;

@@ -156,10 +156,6 @@ StepResult Trainer::step(const TrainBatch& batch) {
     r.loss = options_.communicator->allreduce_sum(r.loss) / options_.communicator->world_size();
     if (LayerTimes* times = options_.execution.layer_times) times->outside("gradient reduction (the last buckets)");
   }
-  r.loss_terms = task_.last_loss_terms();
-  if (distributed())
-    for (double& term : r.loss_terms)
-      term = options_.communicator->allreduce_sum(term) / options_.communicator->world_size();
   double squared_norm = 0;
   r.applied = scaler_.unscale_and_check(grads, &squared_norm) && std::isfinite(r.loss);
   if (!r.applied) {
@@ -227,13 +223,13 @@ void Trainer::run(BatchSource& source) {
   double window_loss = 0;
   const int64_t first_step = step_;
   const bool root = !distributed() || options_.communicator->is_root();
+  // The loss's terms summed over the log window where they are (on the GPU: no copy per step).
+  const std::vector<std::string> term_names = task_.loss_term_names();
+  std::vector<Tensor> window_terms(term_names.size());
   // The loss curve of the whole run (loss.png is drawn from it), continued from this step.
   std::optional<LossHistory> history;
   if (root && !options_.model_dir.empty())
-    history.emplace((std::filesystem::path(options_.model_dir) / kLossHistoryFile).string(), step_,
-                    task_.loss_term_names());
-  const std::vector<std::string> term_names = task_.loss_term_names();
-  std::vector<double> window_terms(term_names.size(), 0.0);
+    history.emplace((std::filesystem::path(options_.model_dir) / kLossHistoryFile).string(), step_, term_names);
   if (distributed()) {
     // Rank 0's weights and statistics (initialised, fine-tuned or resumed) for everyone.
     options_.communicator->broadcast(task_.store().values(), 0);
@@ -258,22 +254,35 @@ void Trainer::run(BatchSource& source) {
     const StepResult r = step(*batch);
     window_images += batch->size() * (distributed() ? options_.communicator->world_size() : 1);  // the job's
     window_loss += r.loss;
-    for (size_t i = 0; i < window_terms.size() && i < r.loss_terms.size(); ++i) window_terms[i] += r.loss_terms[i];
+    const std::vector<Tensor> terms = task_.last_loss_terms();
+    TRAINER_CHECK(terms.size() == term_names.size(), "the task gave ", terms.size(), " loss terms for ",
+                  term_names.size(), " names");
+    for (size_t i = 0; i < terms.size(); ++i) {
+      if (window_terms[i].defined()) math::add_(window_terms[i], terms[i]);
+      else window_terms[i] = terms[i].clone();
+    }
     ++window_steps;
     const bool last = total > 0 && step_ == total;
-    // A skipped batch leaves step_ where it was: log and checkpoint on the updates only.
-    if (root && r.applied && (step_ % std::max<int64_t>(options_.log_every, 1) == 0 || last)) {
+    // A skipped batch leaves step_ where it was: log and checkpoint on the updates only. Every
+    // rank takes the same decision (whether a step is applied is the same everywhere).
+    const bool log_step = r.applied && (step_ % std::max<int64_t>(options_.log_every, 1) == 0 || last);
+    std::vector<double> mean_terms;
+    if (log_step) {
+      for (Tensor& sum : window_terms) {
+        double mean = sum.defined() ? sum.item() / static_cast<double>(window_steps) : 0.0;
+        if (distributed()) mean = options_.communicator->allreduce_sum(mean) / options_.communicator->world_size();
+        mean_terms.push_back(mean);
+        sum = Tensor();
+      }
+    }
+    if (root && log_step) {
       const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double ips = secs > 0 ? window_images / secs : 0;
       const double mean_loss = window_loss / window_steps;
       MetricMap record = {{"loss", mean_loss}, {"lr", r.lr}, {"loss_scale", scaler_.scale()},
                           {"train.imgs_per_sec", ips}, {"grad_norm", r.grad_norm}, {"skipped_steps", r.skipped_steps},
                           {"loss_scale_overflows", r.overflows}};
-      std::vector<double> mean_terms;
-      for (size_t i = 0; i < window_terms.size(); ++i) {
-        mean_terms.push_back(window_terms[i] / window_steps);
-        record["loss." + term_names[i]] = mean_terms.back();
-      }
+      for (size_t i = 0; i < mean_terms.size(); ++i) record["loss." + term_names[i]] = mean_terms[i];
       log_.log(step_, record);
       if (history) history->append({step_, mean_loss, r.lr, mean_terms});
       const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
@@ -286,9 +295,10 @@ void Trainer::run(BatchSource& source) {
       if (tty) std::fprintf(stderr, "\r%-100s%s", line, last ? "\n" : "");
       else std::fprintf(stderr, "%s\n", line);
       window_start = Clock::now();
+    }
+    if (log_step) {
       window_images = window_steps = 0;
       window_loss = 0;
-      std::fill(window_terms.begin(), window_terms.end(), 0.0);
     }
     if (r.applied && checkpoints_ && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && !last &&
         save(source) && options_.after_checkpoint)

@@ -45,6 +45,28 @@ class LinearTask final : public TrainTask {
   Tensor cw_, cb_;
 };
 
+// The same loss as LinearTask's, reported as its two terms.
+class TwoTermTask final : public TrainTask {
+ public:
+  TwoTermTask(std::vector<float> cw, std::vector<float> cb) : inner_(std::move(cw), std::move(cb)) {}
+  nn::ParameterStore& store() override { return inner_.store(); }
+  std::string architecture() const override { return "two-term"; }
+  Tensor loss(Context& ctx, const TrainBatch& batch, int64_t step) override {
+    const Tensor total = inner_.loss(ctx, batch, step);
+    // Off the tape: twice the sum of w, and what the loss has besides.
+    const double doubled_w = 2 * math::sum(store().params()[0].value);
+    w_term_ = Tensor::full({}, static_cast<float>(doubled_w), DType::F32);
+    rest_ = Tensor::full({}, static_cast<float>(total.item() - doubled_w), DType::F32);
+    return total;
+  }
+  std::vector<std::string> loss_term_names() const override { return {"doubled_w", "rest"}; }
+  std::vector<Tensor> last_loss_terms() const override { return {w_term_, rest_}; }
+
+ private:
+  LinearTask inner_;
+  Tensor w_term_, rest_;
+};
+
 // The linear task reads nothing from its batches.
 struct EmptyBatch final : TrainBatch {
   int64_t size() const override { return 0; }
@@ -324,6 +346,28 @@ TEST(TrainerCheckpoint, SavingRemovesWhatAKilledWriteLeftAndResumeSkipsADamagedN
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(TrainerLossHistory, TheLossTermsAreMeansOverTheLogWindowLikeTheLoss) {
+  testing::ScratchDir dir;
+  TrainerOptions o = sgd(0.1, 0.9);
+  o.model_dir = dir.path();
+  o.num_steps = 6;
+  o.log_every = 3;
+  MetricsLog log;
+  NoData source;
+  TwoTermTask task({4, 1, 1, 1}, {1, 1});
+  Trainer(task, o, log).run(source);
+  const LossHistory::Table history = LossHistory::read(dir.path() + "/loss_history.csv");
+  EXPECT_EQ(history.term_names, (std::vector<std::string>{"doubled_w", "rest"}));
+  ASSERT_EQ(history.rows.size(), 2u);
+  for (const LossHistory::Row& row : history.rows) {
+    ASSERT_EQ(row.terms.size(), 2u);
+    EXPECT_NEAR(row.terms[0] + row.terms[1], row.loss, 1e-5 * std::abs(row.loss));
+  }
+  // w starts at 1: the first window's doubled_w (steps 0, 1, 2) is below 8 and falling.
+  EXPECT_LT(history.rows[0].terms[0], 8);
+  EXPECT_LT(history.rows[1].terms[0], history.rows[0].terms[0]);
 }
 
 TEST(TrainerLossHistory, LogStepsAreRecordedAndAResumedRunContinuesFromItsCheckpoint) {

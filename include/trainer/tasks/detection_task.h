@@ -23,7 +23,7 @@ class DetectionTask final : public Task {
   std::string architecture() const override { return model_.architecture(); }
   Tensor loss(Context& ctx, const train::TrainBatch& batch, int64_t step) override;
   std::vector<std::string> loss_term_names() const override { return {"classification", "localization"}; }
-  std::vector<double> last_loss_terms() const override;
+  std::vector<Tensor> last_loss_terms() const override { return {last_classification_, last_localization_}; }
 
   std::string kind() const override { return "detection"; }
   Shape input_shape() const override;

@@ -49,10 +49,12 @@ class TrainTask {
   // randomness (mixup).
   virtual Tensor loss(Context& ctx, const TrainBatch& batch, int64_t step) = 0;
   // When the loss is a sum of named terms (detection: classification + localization): their
-  // names, and their values in the last loss() call, in that order. Logged beside the loss
-  // (`loss.<name>`) and drawn in loss.png. None by default.
+  // names, and their values in the last loss() call as scalar F32 tensors on the loss's device,
+  // in that order (the loop sums them there and reads them at log steps only: no extra
+  // synchronisation per step). Logged beside the loss (`loss.<name>`) and drawn in loss.png.
+  // None by default.
   virtual std::vector<std::string> loss_term_names() const { return {}; }
-  virtual std::vector<double> last_loss_terms() const { return {}; }
+  virtual std::vector<Tensor> last_loss_terms() const { return {}; }
 };
 
 struct TrainerOptions {
@@ -89,7 +91,6 @@ struct TrainerOptions {
 
 struct StepResult {
   double loss = 0, lr = 0, loss_scale = 1, grad_norm = 0;
-  std::vector<double> loss_terms;  // TrainTask::last_loss_terms, averaged over the ranks like the loss
   bool applied = true;  // false: skipped (non-finite gradients or loss); step_ did not advance
   int64_t skipped_steps = 0, overflows = 0;  // totals since the run began
 };
