@@ -3,6 +3,7 @@
 #include "dispatch.h"
 #include "trainer/kernels/cpu/activation.h"
 #include "trainer/kernels/cuda/activation.h"
+#include "trainer/ops/graph_recorder.h"
 
 namespace trainer::ops {
 
@@ -32,6 +33,7 @@ Tensor activation(Context& ctx, const Tensor& x_in, Activation act) {
       tape.accumulate(x_ref, std::move(dx));
     });
   }
+  if (ctx.recorder) ctx.recorder->activation(x_in, act, y);
   return y;
 }
 

@@ -9,6 +9,7 @@
 #include "trainer/kernels/cuda/batchnorm.h"
 #include "trainer/dist/communicator.h"
 #include "trainer/ops/elementwise.h"
+#include "trainer/ops/graph_recorder.h"
 #include "trainer/ops/shape_ops.h"
 #include "trainer/ops/tensor_math.h"
 
@@ -168,6 +169,10 @@ Tensor batch_norm(Context& ctx, const Tensor& x_in, const Tensor& gamma, const T
       tape.accumulate(gamma, std::move(dgamma));
       tape.accumulate(beta, std::move(dbeta));
     });
+  }
+  if (ctx.recorder) {
+    if (batch_stats) ctx.recorder->refuse("batch_norm with batch statistics (training)");
+    ctx.recorder->batch_norm(x_in, gamma, beta, running_mean, running_var, o, y);
   }
   return y;
 }

@@ -7,6 +7,7 @@
 #if TRAINER_HAS_CUDA_KERNELS && !TRAINER_CUDA_EMULATED
 #include "trainer/kernels/cuda/conv2d.h"  // cuDNN
 #endif
+#include "trainer/ops/graph_recorder.h"
 #include "trainer/ops/part_scope.h"
 #include "trainer/ops/shape_ops.h"
 #include "trainer/ops/tensor_math.h"
@@ -102,6 +103,7 @@ Tensor conv2d(Context& ctx, const Tensor& x_in, const Tensor& w_in, const Tensor
       }
     });
   }
+  if (ctx.recorder) ctx.recorder->conv2d(x_in, w_in, bias, o, y);
   return y;
 }
 

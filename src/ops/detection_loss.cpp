@@ -5,6 +5,7 @@
 #include "dispatch.h"
 #include "trainer/kernels/cpu/detection_losses.h"
 #include "trainer/kernels/cuda/detection_losses.h"
+#include "trainer/ops/graph_recorder.h"
 
 namespace trainer::ops {
 namespace {
@@ -73,6 +74,7 @@ Tensor sigmoid_focal_loss(Context& ctx, const Tensor& logits_in, const Tensor& t
     ctx.tape->track(y);
     record_saved_gradient(ctx, logits, y, std::move(grad), "sigmoid_focal_loss", "sigmoid_focal_loss backward");
   }
+  if (ctx.recorder) ctx.recorder->refuse("sigmoid_focal_loss");
   return y;
 }
 
@@ -99,6 +101,7 @@ Tensor smooth_l1_loss(Context& ctx, const Tensor& pred_in, const Tensor& targets
     ctx.tape->track(y);
     record_saved_gradient(ctx, pred, y, std::move(grad), "smooth_l1_loss", "smooth_l1_loss backward");
   }
+  if (ctx.recorder) ctx.recorder->refuse("smooth_l1_loss");
   return y;
 }
 

@@ -5,6 +5,7 @@
 #include "trainer/kernels/cpu/elementwise.h"
 #include "trainer/kernels/cuda/activation.h"
 #include "trainer/kernels/cuda/elementwise.h"
+#include "trainer/ops/graph_recorder.h"
 
 namespace trainer::ops {
 namespace {
@@ -82,6 +83,12 @@ Tensor binary(Context& ctx, BinaryOp op, const char* name, const Tensor& a_in, c
       });
     }, name);
   }
+  if (ctx.recorder) {
+    const RecordedBinary kind = op == BinaryOp::Add   ? RecordedBinary::Add
+                                : op == BinaryOp::Sub ? RecordedBinary::Sub
+                                                      : RecordedBinary::Mul;
+    ctx.recorder->binary(kind, a_in, b_in, y);
+  }
   return y;
 }
 
@@ -122,6 +129,7 @@ Tensor add_relu(Context& ctx, const Tensor& a_in, const Tensor& b_in) {
       if (a_ref.requires_grad()) tape.accumulate(a_ref, std::move(dz));
     });
   }
+  if (ctx.recorder) ctx.recorder->binary(RecordedBinary::AddRelu, a_in, b_in, y);
   return y;
 }
 
@@ -146,6 +154,7 @@ Tensor scale(Context& ctx, const Tensor& x_in, float alpha) {
       tape.accumulate(x, std::move(dx));
     });
   }
+  if (ctx.recorder) ctx.recorder->scale(x_in, alpha, y);
   return y;
 }
 

@@ -3,6 +3,7 @@
 #include "dispatch.h"
 #include "trainer/kernels/cpu/fusion.h"
 #include "trainer/kernels/cuda/fusion.h"
+#include "trainer/ops/graph_recorder.h"
 
 namespace trainer::ops {
 
@@ -74,6 +75,7 @@ Tensor weighted_fusion(Context& ctx, const std::vector<Tensor>& inputs_in, const
       if (weights_grad) tape.accumulate(refs[count], std::move(dw));
     });
   }
+  if (ctx.recorder) ctx.recorder->weighted_fusion(inputs_in, weights_in, epsilon, y);
   return y;
 }
 

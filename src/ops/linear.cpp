@@ -6,6 +6,7 @@
 #include "trainer/kernels/cpu/matmul.h"
 #include "trainer/kernels/cuda/elementwise.h"
 #include "trainer/kernels/cuda/matmul_native.h"
+#include "trainer/ops/graph_recorder.h"
 #include "trainer/ops/shape_ops.h"
 #include "trainer/ops/tensor_math.h"
 #if TRAINER_HAS_CUDA_KERNELS && !TRAINER_CUDA_EMULATED
@@ -74,6 +75,7 @@ Tensor linear(Context& ctx, const Tensor& x_in, const Tensor& w_in, const Tensor
       }
     });
   }
+  if (ctx.recorder) ctx.recorder->linear(x_in, w_in, bias, y);
   return y;
 }
 
@@ -105,6 +107,7 @@ Tensor matmul(Context& ctx, const Tensor& a, const Tensor& b) {
       }
     });
   }
+  if (ctx.recorder) ctx.recorder->refuse("matmul");
   return c;
 }
 

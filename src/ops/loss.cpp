@@ -3,6 +3,7 @@
 #include "dispatch.h"
 #include "trainer/kernels/cpu/softmax_cross_entropy.h"
 #include "trainer/kernels/cuda/softmax_cross_entropy.h"
+#include "trainer/ops/graph_recorder.h"
 
 namespace trainer::ops {
 namespace {
@@ -58,6 +59,7 @@ Tensor cross_entropy(Context& ctx, const Tensor& logits_in, const Tensor& labels
       tape.accumulate(x, std::move(dx));
     });
   }
+  if (ctx.recorder) ctx.recorder->refuse("softmax_cross_entropy");
   return y;
 }
 

@@ -3,6 +3,7 @@
 #include "dispatch.h"
 #include "trainer/kernels/cpu/pooling.h"
 #include "trainer/kernels/cuda/pooling.h"
+#include "trainer/ops/graph_recorder.h"
 
 namespace trainer::ops {
 namespace {
@@ -52,6 +53,7 @@ Tensor max_pool2d(Context& ctx, const Tensor& x_in, const Pool2dOptions& o) {
       tape.accumulate(x, std::move(dx));
     });
   }
+  if (ctx.recorder) ctx.recorder->pool2d(RecordedPool::Max, x_in, o, y);
   return y;
 }
 
@@ -77,6 +79,7 @@ Tensor avg_pool2d(Context& ctx, const Tensor& x_in, const Pool2dOptions& o) {
       tape.accumulate(x, std::move(dx));
     });
   }
+  if (ctx.recorder) ctx.recorder->pool2d(RecordedPool::Average, x_in, o, y);
   return y;
 }
 
@@ -103,6 +106,7 @@ Tensor global_avg_pool(Context& ctx, const Tensor& x_in) {
       tape.accumulate(x, std::move(dx));
     });
   }
+  if (ctx.recorder) ctx.recorder->global_avg_pool(x_in, y);
   return y;
 }
 

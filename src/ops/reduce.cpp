@@ -3,6 +3,7 @@
 #include "dispatch.h"
 #include "trainer/kernels/cpu/elementwise.h"
 #include "trainer/kernels/cuda/reduce.h"
+#include "trainer/ops/graph_recorder.h"
 
 namespace trainer::ops {
 namespace {
@@ -37,6 +38,7 @@ Tensor scaled_sum(Context& ctx, const Tensor& x_in, double factor, const char* n
       tape.accumulate(x, std::move(dx));
     }, name);
   }
+  if (ctx.recorder) ctx.recorder->refuse(name);
   return y;
 }
 

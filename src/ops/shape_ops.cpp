@@ -3,6 +3,7 @@
 #include "dispatch.h"
 #include "trainer/kernels/cpu/concat.h"
 #include "trainer/kernels/cuda/concat.h"
+#include "trainer/ops/graph_recorder.h"
 #include "trainer/ops/tensor_math.h"
 
 namespace trainer::ops {
@@ -17,6 +18,7 @@ Tensor cast(Context& ctx, const Tensor& x, DType to) {
       if (dy.defined()) tape.accumulate(x, math::cast(dy, from));
     });
   }
+  if (ctx.recorder) ctx.recorder->refuse("cast between dtypes (export runs in f32)");
   return y;
 }
 
@@ -29,6 +31,7 @@ Tensor reshape(Context& ctx, const Tensor& x, const Shape& shape) {
       if (dy.defined()) tape.accumulate(x, dy.contiguous().reshape(x.shape));
     });
   }
+  if (ctx.recorder) ctx.recorder->reshape(x, y);
   return y;
 }
 
@@ -104,6 +107,7 @@ Tensor concat(Context& ctx, const std::vector<Tensor>& xs_in, int axis) {
       }
     });
   }
+  if (ctx.recorder) ctx.recorder->concat(xs_in, axis, y);
   return y;
 }
 
@@ -130,6 +134,7 @@ Tensor slice(Context& ctx, const Tensor& x_in, int axis, int64_t begin, int64_t 
       tape.accumulate(x, std::move(dx));
     });
   }
+  if (ctx.recorder) ctx.recorder->slice(x_in, axis, begin, end, y);
   return y;
 }
 

@@ -3,6 +3,7 @@
 #include "dispatch.h"
 #include "trainer/kernels/cpu/resample.h"
 #include "trainer/kernels/cuda/resample.h"
+#include "trainer/ops/graph_recorder.h"
 
 namespace trainer::ops {
 
@@ -29,6 +30,7 @@ Tensor upsample_nearest2x(Context& ctx, const Tensor& x_in) {
       tape.accumulate(x, std::move(dx));
     });
   }
+  if (ctx.recorder) ctx.recorder->upsample_nearest2x(x_in, y);
   return y;
 }
 

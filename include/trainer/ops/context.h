@@ -22,6 +22,8 @@ class StreamContext;
 
 namespace trainer {
 
+class GraphRecorder;  // ops/graph_recorder.h
+
 // Sees every layer's output as the model runs (for `--mode summary` and check_numerics).
 class LayerObserver {
  public:
@@ -72,6 +74,8 @@ struct Context : ExecutionSettings {
   const char* part = nullptr;
   // The stream CUDA kernels run on (null: the default stream). CPU work ignores it.
   cuda::Stream stream = nullptr;
+  // Optional: told about each op as it runs, to write the inference graph (`trainer export`).
+  GraphRecorder* recorder = nullptr;
 
   Context() = default;
   Context(Tape* tape_, bool training_, PrecisionPolicy precision_ = {}) : tape(tape_), training(training_) {
