@@ -1,5 +1,5 @@
 // trainer: one executable that trains, evaluates, benchmarks and summarises models from a
-// pipeline config, and evaluates COCO detection results (interfaces: src/cli/README.md).
+// pipeline config, exports their inference graph, and evaluates COCO detection results (interfaces: src/cli/README.md).
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
       case cli::Mode::Benchmark: return cli::run_benchmark(*args, log);
       case cli::Mode::Predict: return cli::run_predict(*args, log);
       case cli::Mode::Summary: return cli::run_summary(*args, log);
+      case cli::Mode::Export: return cli::run_export(*args, log);
     }
   } catch (const std::exception& e) {
     std::fflush(stdout);

@@ -242,4 +242,14 @@ void ClassificationTask::trace(LayerObserver& observer) {
   model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, run_.precision.activations(), ctx.device));
 }
 
+void ClassificationTask::record_inference(GraphRecorder& graph) {
+  Context ctx = run_.inference_context();
+  ctx.precision = PrecisionPolicy();  // the graph computes in f32 whatever the run's precision
+  ctx.recorder = &graph;
+  const Shape s = input_shape();
+  const Tensor images = Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32, ctx.device);
+  graph.input("images", images);
+  graph.output("logits", model_.forward(ctx, images));  // softmax of these: predict's probabilities
+}
+
 }  // namespace trainer::tasks

@@ -337,4 +337,19 @@ void DetectionTask::trace(LayerObserver& observer) {
   model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, run_.precision.activations(), ctx.device));
 }
 
+void DetectionTask::record_inference(GraphRecorder& graph) {
+  Context ctx = run_.inference_context();
+  ctx.precision = PrecisionPolicy();  // the graph computes in f32 whatever the run's precision
+  ctx.recorder = &graph;
+  const Shape s = input_shape();
+  const Tensor images = Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32, ctx.device);
+  graph.input("images", images);
+  const models::SsdDetector::Output out = model_.forward(ctx, images);
+  // The raw predictions in the anchors' order; decoding and NMS (models/detectors/postprocess.h)
+  // stay with the consumer, which gets the anchors they are relative to.
+  graph.output("box_codes", out.box_codes);
+  graph.output("class_logits", out.class_logits);
+  graph.constant_output("anchors", model_.anchors());
+}
+
 }  // namespace trainer::tasks

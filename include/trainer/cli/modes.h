@@ -11,5 +11,6 @@ int run_eval(const CliArgs& args, MetricsLog& log);
 int run_benchmark(const CliArgs& args, MetricsLog& log);
 int run_predict(const CliArgs& args, MetricsLog& log);
 int run_summary(const CliArgs& args, MetricsLog& log);
+int run_export(const CliArgs& args, MetricsLog& log);
 
 }  // namespace trainer::cli

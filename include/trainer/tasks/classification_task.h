@@ -27,12 +27,14 @@ class ClassificationTask final : public Task {
   MetricMap evaluate(const EvalOptions& options) override;
   int predict(const std::vector<std::string>& files, const PredictOptions& options) override;
   void trace(LayerObserver& observer) override;
+  void record_inference(GraphRecorder& graph) override;
 
   const models::Classifier& model() const { return model_; }
+  // The per-image preprocessing of a split (predict and the export test use the eval one).
+  std::shared_ptr<data::ImageTransform> transform(Split split) const;
 
  private:
   std::shared_ptr<data::Dataset> dataset(Split split) const;
-  std::shared_ptr<data::ImageTransform> transform(Split split) const;
   std::vector<std::string> class_names() const;
 
   config::TrainEvalPipelineConfig config_;

@@ -34,6 +34,7 @@ class DetectionTask final : public Task {
   MetricMap evaluate(const EvalOptions& options) override;
   int predict(const std::vector<std::string>& files, const PredictOptions& options) override;
   void trace(LayerObserver& observer) override;
+  void record_inference(GraphRecorder& graph) override;
 
   const models::SsdDetector& model() const { return model_; }
   // Detections of a batch (eval-mode forward + post-processing), boxes normalised to the

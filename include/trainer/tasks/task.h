@@ -12,6 +12,7 @@
 #include "trainer/config/config.h"
 #include "trainer/core/metrics_log.h"
 #include "trainer/data/loader.h"
+#include "trainer/ops/graph_recorder.h"
 #include "trainer/train/trainer.h"
 
 namespace trainer::tasks {
@@ -71,6 +72,10 @@ class Task : public train::TrainTask {
   virtual int predict(const std::vector<std::string>& files, const PredictOptions& options) = 0;
   // One eval-mode forward of a blank image that tells `observer` about every layer (summary).
   virtual void trace(LayerObserver& observer) = 0;
+  // The network as deployed, for export: one f32 eval-mode forward (batchnorm folded) of a blank
+  // batch with `graph` recording, the input named "images" ([N,H,W,C], preprocessed as the task's
+  // eval transform leaves it) and the task's outputs named (src/tasks/README.md).
+  virtual void record_inference(GraphRecorder& graph) = 0;
 };
 
 // The registry: the task for the config's model type (model.classifier -> classification,
