@@ -253,6 +253,43 @@ void OnnxGraph::constant_output(const std::string& name, const Tensor& value) {
   set_shape(*state_->graph->add_output(), name, value.shape(), false);
 }
 
+void OnnxGraph::decoded_boxes_output(const std::string& name, const Tensor& box_codes, const Tensor& anchors,
+                                     const cpu::BoxCoderScales& scales) {
+  State& s = *state_;
+  TRAINER_CHECK(box_codes.rank() == 3 && box_codes.dim(2) == 4 && anchors.rank() == 2 && anchors.dim(1) == 4 &&
+                    anchors.dim(0) == box_codes.dim(1),
+                "export: decoding ", box_codes.describe(), " against anchors ", anchors.describe());
+  const std::string codes = s.nhwc(s.find(box_codes, "box decoding"));
+  // The anchors' sizes and centres, (ha, wa) and (yca, xca), computed as the kernel does.
+  const std::vector<float> a = host_floats(anchors);
+  const int64_t n = anchors.dim(0);
+  std::vector<float> size(2 * n), centre(2 * n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* r = &a[4 * i];
+    size[2 * i] = r[2] - r[0], size[2 * i + 1] = r[3] - r[1];
+    centre[2 * i] = r[0] + size[2 * i] / 2.f, centre[2 * i + 1] = r[1] + size[2 * i + 1] / 2.f;
+  }
+  const std::string anchor_size = s.initializer(s.fresh("anchor_size"), {n, 2}, size);
+  const std::string anchor_centre = s.initializer(s.fresh("anchor_centre"), {n, 2}, centre);
+  auto factor = [](float f) { return f == 0.f ? 1.f : f; };  // 0: that component unscaled
+  const std::string centre_scale = s.initializer(s.fresh("c"), {2}, {factor(scales.y), factor(scales.x)});
+  const std::string size_scale = s.initializer(s.fresh("c"), {2}, {factor(scales.h), factor(scales.w)});
+  const std::string axis = s.int64s({2});
+  const std::string t_centre = s.apply("Slice", {codes, s.int64s({0}), s.int64s({2}), axis});  // ty, tx
+  const std::string t_size = s.apply("Slice", {codes, s.int64s({2}), s.int64s({4}), axis});    // th, tw
+  // yc = ty / fy * ha + yca; h = exp(th / fh) * ha; corners at yc -+ h / 2 (likewise x, w).
+  const std::string c = s.apply("Add", {s.apply("Mul", {s.apply("Div", {t_centre, centre_scale}), anchor_size}),
+                                        anchor_centre});
+  const std::string half =
+      s.apply("Div", {s.apply("Mul", {s.apply("Exp", {s.apply("Div", {t_size, size_scale})}), anchor_size}),
+                      s.scalar(2.f)});
+  onnx::NodeProto* n_concat;
+  const std::string corners = s.apply("Concat", {s.apply("Sub", {c, half}), s.apply("Add", {c, half})}, &n_concat);
+  State::attr(*n_concat, "axis", int64_t{2});
+  s.node("Identity", {corners}, {name});
+  set_shape(*s.graph->add_output(), name, box_codes.shape(), true);
+}
+
 void OnnxGraph::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ops::Conv2dOptions& o,
                        const Tensor& y) {
   State& s = *state_;

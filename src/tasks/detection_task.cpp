@@ -16,6 +16,7 @@
 #include "trainer/data/synthetic_dataset.h"
 #include "trainer/eval/coco_eval.h"
 #include "trainer/eval/pr_curve_plot.h"
+#include "trainer/ops/activation.h"
 #include "trainer/ops/elementwise.h"
 #include "trainer/tasks/coco_results.h"
 #include "trainer/tasks/data_batch.h"
@@ -345,11 +346,16 @@ void DetectionTask::record_inference(GraphRecorder& graph) {
   const Tensor images = Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32, ctx.device);
   graph.input("images", images);
   const models::SsdDetector::Output out = model_.forward(ctx, images);
-  // The raw predictions in the anchors' order; decoding and NMS (models/detectors/postprocess.h)
-  // stay with the consumer, which gets the anchors they are relative to.
+  // The raw predictions in the anchors' order with the anchors, and the same decoded as
+  // models/detectors/postprocess.h does before NMS, which stays with the consumer.
   graph.output("box_codes", out.box_codes);
   graph.output("class_logits", out.class_logits);
   graph.constant_output("anchors", model_.anchors());
+  graph.decoded_boxes_output("boxes", out.box_codes, model_.anchors(), postprocess_.box_coder);
+  const Tensor logits = postprocess_.logit_scale == 1.f
+                            ? out.class_logits
+                            : ops::scale(ctx, out.class_logits, 1.f / postprocess_.logit_scale);
+  graph.output("scores", ops::sigmoid(ctx, logits));
 }
 
 }  // namespace trainer::tasks

@@ -77,16 +77,23 @@ def detection(model_path, image, predicted, width, height, num_classes, fraction
     codes, logits, anchors = out["box_codes"][0], out["class_logits"][0], out["anchors"]
     check(codes.shape[0] == anchors.shape[0] == logits.shape[0],
           "%d anchors, %d box codes, %d class rows" % (anchors.shape[0], codes.shape[0], logits.shape[0]))
-    # The Faster R-CNN box coder's decode (models/detectors/postprocess.h), clipped to the part
-    # of the input the image fills and moved into the original image's pixels.
+    # The graph's decoded boxes and scores against the Faster R-CNN box coder's decode
+    # (models/detectors/postprocess.h) and the sigmoid, done here on its raw outputs.
     ha, wa = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
     yc = codes[:, 0] / scales[0] * ha + anchors[:, 0] + ha / 2
     xc = codes[:, 1] / scales[1] * wa + anchors[:, 1] + wa / 2
     h, w = np.exp(codes[:, 2] / scales[2]) * ha, np.exp(codes[:, 3] / scales[3]) * wa
-    limit = np.array([fraction[0], fraction[1], fraction[0], fraction[1]], np.float32)
-    boxes = np.clip(np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], 1), 0, limit) / limit
-    boxes *= np.array([height, width, height, width], np.float32)
+    decoded = np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], 1)
+    gap = np.abs(out["boxes"][0] - decoded).max()
+    check(gap < 1e-5, "the graph's decoded boxes: max |difference| %.1e from decoding its box codes" % gap)
     scores = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    gap = np.abs(out["scores"][0] - scores).max()
+    check(gap < 1e-6, "the graph's scores: max |difference| %.1e from the sigmoid of its logits" % gap)
+    # Clipped to the part of the input the image fills and moved into original-image pixels.
+    limit = np.array([fraction[0], fraction[1], fraction[0], fraction[1]], np.float32)
+    boxes = np.clip(out["boxes"][0], 0, limit) / limit
+    boxes *= np.array([height, width, height, width], np.float32)
+    scores = out["scores"][0]
     background = logits.shape[1] == num_classes + 1  # add_background_class: slot 0, then ids 1..
     # predict: "  NAME SCORE  x X y Y w W h H" in original-image pixels; NAME is the class id
     # when there is no label map.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "trainer/core/tensor.h"
+#include "trainer/kernels/cpu/box_ops.h"
 #include "trainer/ops/batchnorm.h"
 #include "trainer/ops/conv2d.h"
 #include "trainer/ops/pooling.h"
@@ -28,6 +29,11 @@ class GraphRecorder {
   virtual void input(const std::string& name, const Tensor& x) = 0;
   virtual void output(const std::string& name, const Tensor& y) = 0;
   virtual void constant_output(const std::string& name, const Tensor& value) = 0;
+  // An output decoded in the graph from recorded box codes [N, A, 4] against constant anchors
+  // [A, 4]: the Faster R-CNN box coder's decode as kernels/cpu/box_ops.h `decode_boxes` does it,
+  // boxes [N, A, 4] as [ymin, xmin, ymax, xmax] in the anchors' (normalised) coordinates.
+  virtual void decoded_boxes_output(const std::string& name, const Tensor& box_codes, const Tensor& anchors,
+                                    const cpu::BoxCoderScales& scales) = 0;
 
   // y = conv(x, w) + bias, then options.activation. w: OHWI; bias: [O] or undefined.
   virtual void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ops::Conv2dOptions& options,

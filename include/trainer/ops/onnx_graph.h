@@ -25,6 +25,8 @@ class OnnxGraph final : public GraphRecorder {
   void input(const std::string& name, const Tensor& x) override;
   void output(const std::string& name, const Tensor& y) override;
   void constant_output(const std::string& name, const Tensor& value) override;
+  void decoded_boxes_output(const std::string& name, const Tensor& box_codes, const Tensor& anchors,
+                            const cpu::BoxCoderScales& scales) override;
 
   void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ops::Conv2dOptions& options,
               const Tensor& y) override;
