@@ -32,7 +32,8 @@ data::Sample image_sample() {
 }
 
 void write_raw(const Tensor& x, const std::filesystem::path& path) {
-  std::ofstream(path, std::ios::binary).write(static_cast<const char*>(x.raw()), static_cast<std::streamsize>(x.nbytes()));
+  std::ofstream(path, std::ios::binary)
+      .write(static_cast<const char*>(x.raw()), static_cast<std::streamsize>(x.nbytes()));
 }
 
 // onnx_check.py with these arguments, from the source tree; its report on failure.
@@ -136,7 +137,7 @@ TEST(Export, EfficientDetGraphFindsPredictsDetections) {
   check_detector("tests/tasks/data/efficientdet_overfit.pbtxt", "effdet");
 }
 
-TEST(Export, RefusesOtherFormatsAndMissingOutput) {
+TEST(Export, RefusesOtherFormatsAndSaysWhatIsMissing) {
   const auto scratch = scratch_dir("export-usage");
   RunResult format = run_trainer({"export", "--config", "configs/resnet50_v1_5.pbtxt", "--format", "tflite",
                                   "--output", (scratch / "m.tflite").string()},
@@ -146,12 +147,14 @@ TEST(Export, RefusesOtherFormatsAndMissingOutput) {
   RunResult output = run_trainer({"export", "--config", "configs/resnet50_v1_5.pbtxt"}, scratch);
   EXPECT_EQ(output.status, 1);
   EXPECT_NE(output.err.find("trainer export needs --output MODEL.onnx"), std::string::npos) << output.err;
-  RunResult untrained = run_trainer({"export", "--config", "configs/resnet50_v1_5.pbtxt", "--override",
-                                     "runtime { model_dir: \"" + (scratch / "none").string() + "\" }", "--output",
-                                     (scratch / "m.onnx").string()},
-                                    scratch);
-  EXPECT_EQ(untrained.status, 1);
-  EXPECT_NE(untrained.err.find("no checkpoint in "), std::string::npos) << untrained.err;
+  RunResult no_checkpoint = run_trainer({"export", "--config", "configs/resnet50_v1_5.pbtxt", "--override",
+                                         "runtime { model_dir: \"" + (scratch / "none").string() + "\" }",
+                                         "--output", (scratch / "m.onnx").string()},
+                                        scratch);
+  EXPECT_EQ(no_checkpoint.status, 1);
+  EXPECT_NE(no_checkpoint.err.find("no checkpoint in "), std::string::npos) << no_checkpoint.err;
+  EXPECT_NE(no_checkpoint.err.find("(or export the initial weights with --untrained)"), std::string::npos)
+      << no_checkpoint.err;
   std::filesystem::remove_all(scratch);
 }
 

@@ -39,7 +39,8 @@ TEST(OnnxGraph, RefusesATensorNoRecordedOpProduced) {
   ctx.recorder = &graph;
   graph.input("images", Tensor::full({1, 2, 2, 3}, 1.0, DType::F32));
   const Tensor stray = Tensor::full({1, 2, 2, 3}, 2.0, DType::F32);
-  EXPECT_NE(error_of([&] { ops::relu(ctx, stray); }).find("export: activation reads f32[1,2,2,3], which no exported op"),
+  EXPECT_NE(error_of([&] { ops::relu(ctx, stray); })
+                .find("export: activation reads f32[1,2,2,3], which no exported op produced"),
             std::string::npos);
   EXPECT_NE(error_of([&] { graph.serialize(); }).find("export: the graph has no output"), std::string::npos);
 }
