@@ -1,8 +1,9 @@
 // `trainer export` as users run it: a classifier, an SSD and an EfficientDet are trained for a
 // few steps, exported to ONNX and run in onnxruntime (tests/cli/onnx_check.py, the test venv) on
 // the image `trainer --mode predict` classified or searched: the graph passes the ONNX checker,
-// takes any batch size, and gives predict's printed probabilities, or an anchor of the right
-// score and box behind every detection predict printed. The graph's input is the preprocessed
+// takes any batch size, gives the raw outputs the trainer's own forward gives (to float
+// rounding), and predict's printed probabilities, or an anchor of the right score and box
+// behind every detection predict printed. The graph's input is the preprocessed
 // image, made here by the task's own eval transform (what predict fed the network).
 #include <gtest/gtest.h>
 
@@ -13,7 +14,9 @@
 #include "trainer/data/detection_transform.h"
 #include "trainer/data/image_folder.h"
 #include "trainer/tasks/classification_task.h"
+#include "trainer/tasks/detection_task.h"
 #include "trainer/tasks/ssd_config.h"
+#include "trainer/train/checkpoint.h"
 
 namespace trainer::testing {
 namespace {
@@ -34,6 +37,14 @@ data::Sample image_sample() {
 void write_raw(const Tensor& x, const std::filesystem::path& path) {
   std::ofstream(path, std::ios::binary)
       .write(static_cast<const char*>(x.raw()), static_cast<std::streamsize>(x.nbytes()));
+}
+
+// The task's own eval-mode forward of x with the checkpoint predict used, each output written
+// raw beside the input (for onnx_check.py's NAME=PATH arguments).
+void load_checkpoint(tasks::Task& task, const config::TrainEvalPipelineConfig& c, const std::filesystem::path& scratch) {
+  const auto latest = train::CheckpointManager((scratch / "model").string(), 1).latest();
+  ASSERT_TRUE(latest.has_value());
+  train::load_inference_weights(*latest, task.store(), c.eval_config().use_moving_averages());
 }
 
 // onnx_check.py with these arguments, from the source tree; its report on failure.
@@ -97,8 +108,11 @@ TEST(Export, ClassifierGraphGivesPredictsProbabilities) {
   Philox unused(0, 0);
   transform->apply(image_sample(), unused, DType::F32, x.raw());
   write_raw(x, scratch / "input.f32");
+  load_checkpoint(task, c, scratch);
+  Context ctx = tasks::RunContext{}.inference_context();
+  write_raw(task.model().forward(ctx, x), scratch / "logits.f32");
   check_in_onnxruntime({"classification", (scratch / "model.onnx").string(), (scratch / "input.f32").string(),
-                        (scratch / "predict.txt").string()},
+                        (scratch / "predict.txt").string(), "logits=" + (scratch / "logits.f32").string()},
                        scratch);
   std::filesystem::remove_all(scratch);
 }
@@ -119,6 +133,12 @@ void check_detector(const std::string& config, const std::string& tag) {
   Philox unused(0, 0);
   transform.apply(image_sample(), unused, DType::F32, x.raw(), &image);
   write_raw(x, scratch / "input.f32");
+  tasks::DetectionTask task(c, tasks::RunContext{});
+  load_checkpoint(task, c, scratch);
+  Context ctx = tasks::RunContext{}.inference_context();
+  const models::SsdDetector::Output raw = task.model().forward(ctx, x);
+  write_raw(raw.box_codes, scratch / "box_codes.f32");
+  write_raw(raw.class_logits, scratch / "class_logits.f32");
   const auto& coder = c.model().ssd().box_coder().faster_rcnn_box_coder();
   check_in_onnxruntime({"detection", (scratch / "model.onnx").string(), (scratch / "input.f32").string(),
                         (scratch / "predict.txt").string(), std::to_string(image.original_width),
@@ -126,7 +146,8 @@ void check_detector(const std::string& config, const std::string& tag) {
                         std::to_string(image.true_height_fraction),
                         std::to_string(image.true_width_fraction), std::to_string(coder.y_scale()),
                         std::to_string(coder.x_scale()), std::to_string(coder.height_scale()),
-                        std::to_string(coder.width_scale())},
+                        std::to_string(coder.width_scale()), "box_codes=" + (scratch / "box_codes.f32").string(),
+                        "class_logits=" + (scratch / "class_logits.f32").string()},
                        scratch);
   std::filesystem::remove_all(scratch);
 }

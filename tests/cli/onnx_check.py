@@ -1,13 +1,14 @@
 """Checks a model `trainer export` wrote against what `trainer --mode predict` printed for the
 same image (tests/cli/export_test.cpp runs it with the test venv's onnx and onnxruntime).
 
-  onnx_check.py classification MODEL INPUT PREDICT_OUT
-  onnx_check.py detection MODEL INPUT PREDICT_OUT WIDTH HEIGHT CLASSES FRAC_Y FRAC_X YS XS HS WS
+  onnx_check.py classification MODEL INPUT PREDICT_OUT [NAME=RAW]...
+  onnx_check.py detection MODEL INPUT PREDICT_OUT WIDTH HEIGHT CLASSES FRAC_Y FRAC_X YS XS HS WS [NAME=RAW]...
 
 INPUT is the preprocessed image as raw little-endian float32 [1, H, W, C] (what predict fed the
 network); PREDICT_OUT is predict's stdout. Detection: the original image's WIDTH x HEIGHT, the
 model's number of CLASSES, the part of the input the image fills (FRAC_Y, FRAC_X: 1 unless the
-resizer padded) and the box coder's scales. Every check prints one line; any failure exits 1.
+resizer padded) and the box coder's scales. NAME=RAW: the trainer's own forward's output NAME for the same input, raw float32, which
+the graph's must equal to float rounding. Every check prints one line; any failure exits 1.
 The ONNX model also runs a batch of two (the image and its negative) to show the batch
 dimension is symbolic: each sample's outputs equal the single image's.
 """
@@ -46,8 +47,23 @@ def run(model_path, image):
     return single
 
 
-def classification(model_path, image, predicted):
-    logits = run(model_path, image)["logits"][0].astype(np.float64)
+def compare_raw(outputs, references):
+    """The graph's outputs against the trainer's (NAME=PATH raw float32 files)."""
+    for reference in references:
+        name, path = reference.split("=", 1)
+        want = np.fromfile(path, dtype="<f4").reshape(outputs[name].shape)
+        gap = np.abs(outputs[name] - want).max()
+        scale = np.abs(want).max()
+        # Different summation orders (oneDNN's Winograd and direct kernels against onnxruntime's)
+        # differ in the last bits of each f32 convolution.
+        check(gap <= 1e-4 * max(scale, 1.0), "%s: max |onnxruntime - trainer| %.2e (values up to %.3g)"
+              % (name, gap, scale))
+
+
+def classification(model_path, image, predicted, references):
+    out = run(model_path, image)
+    compare_raw(out, references)
+    logits = out["logits"][0].astype(np.float64)
     p = np.exp(logits - logits.max())
     p /= p.sum()
     order = np.argsort(-p, kind="stable")[:5]
@@ -72,8 +88,9 @@ def iou(boxes, b):
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def detection(model_path, image, predicted, width, height, num_classes, fraction, scales):
+def detection(model_path, image, predicted, width, height, num_classes, fraction, scales, references):
     out = run(model_path, image)
+    compare_raw(out, references)
     codes, logits, anchors = out["box_codes"][0], out["class_logits"][0], out["anchors"]
     check(codes.shape[0] == anchors.shape[0] == logits.shape[0],
           "%d anchors, %d box codes, %d class rows" % (anchors.shape[0], codes.shape[0], logits.shape[0]))
@@ -134,12 +151,12 @@ def main():
     shape = [1] + [d.dim_value for d in session_input[1:]]
     image = np.fromfile(input_path, dtype="<f4").reshape(shape)
     if kind == "classification":
-        classification(model_path, image, predicted)
+        classification(model_path, image, predicted, sys.argv[5:])
     else:
         width, height = int(sys.argv[5]), int(sys.argv[6])
         fraction = [float(v) for v in sys.argv[8:10]]
         detection(model_path, image, predicted, width, height, int(sys.argv[7]), fraction,
-                  [float(v) for v in sys.argv[10:14]])
+                  [float(v) for v in sys.argv[10:14]], sys.argv[14:])
     sys.exit(1 if failures else 0)
 
 
