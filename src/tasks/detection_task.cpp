@@ -240,7 +240,8 @@ MetricMap DetectionTask::evaluate(const EvalOptions& options) {
     log_info("eval: detections written to ", path.string());
     // The curves behind AP, AP50 and AP75 (area all, 100 detections per image).
     const fs::path curves = fs::path(options.output_dir) / ("pr_curves" + suffix + ".png");
-    const std::string title = "precision-recall, " + std::to_string(results.image_ids().size()) + " images" +
+    const size_t images = results.image_ids().size();
+    const std::string title = "precision-recall, " + std::to_string(images) + (images == 1 ? " image" : " images") +
                               (options.step >= 0 ? ", step " + std::to_string(options.step) : "");
     try {
       eval::write_pr_curves_plot(eval::coco_pr_curves(evaluated), title, curves.string());
