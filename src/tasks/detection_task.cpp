@@ -181,9 +181,7 @@ void DetectionTask::infer(Context& ctx, const data::Batch& batch) const {
 }
 
 MetricMap DetectionTask::evaluate(const EvalOptions& options) {
-  const std::shared_ptr<const data::Dataset> images = dataset(Split::Eval);
-  data::Loader eval(images, std::make_shared<data::DetectionTransform>(ssd_transform_options(config_, false)),
-                    loader_options(config_, Split::Eval, run_));
+  const std::unique_ptr<data::Loader> eval = loader(Split::Eval);
   Context ctx = run_.inference_context();
   CocoResults results;
   const int64_t limit = config_.eval_config().num_examples();  // 0: all
@@ -193,7 +191,7 @@ MetricMap DetectionTask::evaluate(const EvalOptions& options) {
   const size_t num_pictures = pictures ? config_.eval_config().num_visualizations() : 0;
   std::vector<std::pair<int64_t, std::vector<models::DetectedBox>>> to_draw;  // dataset index, detections
   const auto start = std::chrono::steady_clock::now();
-  while (auto batch = eval.next()) {
+  while (auto batch = eval->next()) {
     const auto detections = detect(ctx, batch->images, batch->annotations);
     for (size_t i = 0; i < detections.size(); ++i) {
       if (limit > 0 && static_cast<int64_t>(results.image_ids().size()) >= limit) break;
@@ -203,7 +201,7 @@ MetricMap DetectionTask::evaluate(const EvalOptions& options) {
     }
     if (limit > 0 && static_cast<int64_t>(results.image_ids().size()) >= limit) break;
   }
-  const data::LoaderStats stats = eval.stats();
+  const data::LoaderStats stats = eval->stats();
   if (stats.bad_samples > 0) log_warn("eval: ", stats.bad_samples, " unusable images left out");
   if (dist::Communicator* ranks = options.communicator; ranks && ranks->world_size() > 1) {
     // Every rank evaluated its shard; rank 0 gathers the images, ground truth and detections in
@@ -255,7 +253,7 @@ MetricMap DetectionTask::evaluate(const EvalOptions& options) {
   for (size_t k = 0; k < to_draw.size(); ++k) {
     const std::string tag = "detections/" + std::to_string(k);
     try {
-      const data::Sample sample = images->read(to_draw[k].first);
+      const data::Sample sample = eval->dataset().read(to_draw[k].first);
       const data::Image picture = sample.encoded.empty()
                                       ? sample.image
                                       : data::decode_image(sample.encoded, sample.name, data::ColorMode::kRgb);
@@ -335,16 +333,12 @@ void DetectionTask::trace(LayerObserver& observer) {
   Context ctx = run_.inference_context();
   ctx.tape = &unused;
   ctx.observer = &observer;
-  const Shape s = input_shape();
-  model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, run_.precision.activations(), ctx.device));
+  model_.forward(ctx, blank_batch(run_.precision.activations(), ctx.device));
 }
 
 void DetectionTask::record_inference(GraphRecorder& graph) {
-  Context ctx = run_.inference_context();
-  ctx.precision = PrecisionPolicy();  // the graph computes in f32 whatever the run's precision
-  ctx.recorder = &graph;
-  const Shape s = input_shape();
-  const Tensor images = Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32, ctx.device);
+  Context ctx = run_.recording_context(graph);
+  const Tensor images = blank_batch(DType::F32, ctx.device);
   graph.input("images", images);
   const models::SsdDetector::Output out = model_.forward(ctx, images);
   // The raw predictions in the anchors' order with the anchors, and the same decoded as

@@ -93,6 +93,8 @@ class Loader {
   LoaderCursor cursor() const;
   int64_t batches_per_epoch() const { return sampler_.batches_per_epoch(); }
   const Sampler& sampler() const { return sampler_; }
+  // The samples it reads (Batch::indices index it), e.g. to read one again in its original form.
+  const Dataset& dataset() const { return *dataset_; }
   LoaderStats stats() const;
 
  private:
