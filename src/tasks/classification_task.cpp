@@ -238,16 +238,12 @@ void ClassificationTask::trace(LayerObserver& observer) {
   Context ctx = run_.inference_context();
   ctx.tape = &unused;
   ctx.observer = &observer;
-  const Shape s = input_shape();
-  model_.forward(ctx, Tensor::zeros({1, s[0], s[1], s[2]}, run_.precision.activations(), ctx.device));
+  model_.forward(ctx, blank_batch(run_.precision.activations(), ctx.device));
 }
 
 void ClassificationTask::record_inference(GraphRecorder& graph) {
-  Context ctx = run_.inference_context();
-  ctx.precision = PrecisionPolicy();  // the graph computes in f32 whatever the run's precision
-  ctx.recorder = &graph;
-  const Shape s = input_shape();
-  const Tensor images = Tensor::zeros({1, s[0], s[1], s[2]}, DType::F32, ctx.device);
+  Context ctx = run_.recording_context(graph);
+  const Tensor images = blank_batch(DType::F32, ctx.device);
   graph.input("images", images);
   graph.output("logits", model_.forward(ctx, images));  // softmax of these: predict's probabilities
 }

@@ -29,6 +29,14 @@ struct RunContext : ExecutionSettings {
   // An eval-mode execution context for this run (no tape: running batchnorm statistics,
   // folded conv+bn+act).
   Context inference_context() const { return Context(static_cast<const ExecutionSettings&>(*this)); }
+  // The eval-mode context an export records in: f32 whatever the run's precision (the exported
+  // graph computes in f32), every op told to `graph`.
+  Context recording_context(GraphRecorder& graph) const {
+    Context ctx = inference_context();
+    ctx.precision = PrecisionPolicy();
+    ctx.recorder = &graph;
+    return ctx;
+  }
 };
 
 struct EvalOptions {
@@ -76,6 +84,13 @@ class Task : public train::TrainTask {
   // batch with `graph` recording, the input named "images" ([N,H,W,C], preprocessed as the task's
   // eval transform leaves it) and the task's outputs named (src/tasks/README.md).
   virtual void record_inference(GraphRecorder& graph) = 0;
+
+ protected:
+  // One blank image at the network's input size: what trace() and record_inference() run.
+  Tensor blank_batch(DType dtype, Device device) const {
+    const Shape s = input_shape();
+    return Tensor::zeros({1, s[0], s[1], s[2]}, dtype, device);
+  }
 };
 
 // The registry: the task for the config's model type (model.classifier -> classification,
