@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../scratch_dir.h"
 #include "trainer/data/image.h"
 #include "trainer/data/image_folder.h"
 
@@ -24,19 +25,9 @@ inline std::string source_dir() {
 inline std::string fixture(const std::string& name) { return source_dir() + "/tests/data/fixtures/" + name; }
 inline std::string coco_jpeg() { return fixture("000000289393.jpg"); }
 
-// A fresh folder under the system temp dir, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "trainer-data-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+// A fresh folder under the system temp dir (tests/scratch_dir.h), removed with everything in it.
+struct ScratchDir : test_support::ScratchDir {
+  ScratchDir() : test_support::ScratchDir("data") {}
 };
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {

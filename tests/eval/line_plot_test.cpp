@@ -1,29 +1,18 @@
 // The line-plot renderer and the precision-recall picture: files that decode to the size asked
 // for, with the lines drawn in their colours, and clear errors for what cannot be drawn.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "../scratch_dir.h"
 #include "trainer/core/error.h"
 #include "trainer/eval/line_plot.h"
 #include "trainer/eval/pr_curve_plot.h"
 
 using namespace trainer::eval;
-namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "trainer-plot-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 // Pixels within `tolerance` of a BGR colour.
 int count_colour(const cv::Mat& image, cv::Vec3b bgr, int tolerance = 8) {
@@ -43,7 +32,7 @@ const cv::Vec3b kFirstColour(180, 119, 31), kSecondColour(14, 127, 255);  // the
 }  // namespace
 
 TEST(LinePlot, WritesAPngOfTheSizeAskedForWithEachSeriesInItsColour) {
-  TempDir dir;
+  const test_support::ScratchDir dir("plot");
   LinePlot plot;
   plot.title = "two lines";
   plot.x_label = "step";
@@ -51,7 +40,7 @@ TEST(LinePlot, WritesAPngOfTheSizeAskedForWithEachSeriesInItsColour) {
   plot.width = 640;
   plot.height = 480;
   plot.series = {{"rising", {0, 100, 200}, {1, 2, 3}}, {"flat", {0, 200}, {2.5, 2.5}}};
-  const std::string path = (dir.path / "lines.png").string();
+  const std::string path = dir / "lines.png";
   write_line_plot(plot, path);
   const cv::Mat image = cv::imread(path, cv::IMREAD_COLOR);
   ASSERT_FALSE(image.empty());
@@ -67,11 +56,11 @@ TEST(LinePlot, WritesAPngOfTheSizeAskedForWithEachSeriesInItsColour) {
 }
 
 TEST(LinePlot, LogAxisLeavesOutPointsItCannotShow) {
-  TempDir dir;
+  const test_support::ScratchDir dir("plot");
   LinePlot plot;
   plot.log_y = true;
   plot.series = {{"loss", {0, 1, 2, 3, 4}, {10, 0, 1, -1, 0.01}}, {"nan", {0, 1}, {NAN, INFINITY}}};
-  const std::string path = (dir.path / "log.png").string();
+  const std::string path = dir / "log.png";
   write_line_plot(plot, path);
   const cv::Mat image = cv::imread(path, cv::IMREAD_COLOR);
   ASSERT_FALSE(image.empty());
@@ -81,17 +70,17 @@ TEST(LinePlot, LogAxisLeavesOutPointsItCannotShow) {
 }
 
 TEST(LinePlot, MalformedPlotsAndUnwritablePathsAreErrorsNamingThePath) {
-  TempDir dir;
+  const test_support::ScratchDir dir("plot");
   LinePlot plot;
   plot.series = {{"bad", {0, 1, 2}, {1, 2}}};
   try {
-    write_line_plot(plot, (dir.path / "bad.png").string());
+    write_line_plot(plot, dir / "bad.png");
     FAIL() << "no error";
   } catch (const trainer::Error& e) {
     EXPECT_NE(std::string(e.what()).find("'bad' has 3 x values but 2 y values"), std::string::npos) << e.what();
   }
   plot.series = {{"ok", {0, 1}, {1, 2}}};
-  const std::string nowhere = (dir.path / "missing" / "folder" / "plot.png").string();
+  const std::string nowhere = dir / "missing/folder/plot.png";
   try {
     write_line_plot(plot, nowhere);
     FAIL() << "no error";
@@ -99,11 +88,11 @@ TEST(LinePlot, MalformedPlotsAndUnwritablePathsAreErrorsNamingThePath) {
     EXPECT_NE(std::string(e.what()).find(nowhere), std::string::npos) << e.what();
   }
   plot.width = 100;
-  EXPECT_THROW(write_line_plot(plot, (dir.path / "tiny.png").string()), trainer::Error);
+  EXPECT_THROW(write_line_plot(plot, dir / "tiny.png"), trainer::Error);
 }
 
 TEST(PrCurvePlot, DrawsEveryThresholdThatHasGroundTruth) {
-  TempDir dir;
+  const test_support::ScratchDir dir("plot");
   std::vector<PrCurve> curves(10);
   for (int t = 0; t < 10; ++t) {
     curves[t].iou_threshold = 0.5 + 0.05 * t;
@@ -114,7 +103,7 @@ TEST(PrCurvePlot, DrawsEveryThresholdThatHasGroundTruth) {
     }
     curves[t].ap = 0.5;
   }
-  const std::string path = (dir.path / "pr.png").string();
+  const std::string path = dir / "pr.png";
   write_pr_curves_plot(curves, "precision-recall", path);
   const cv::Mat image = cv::imread(path, cv::IMREAD_COLOR);
   ASSERT_FALSE(image.empty());

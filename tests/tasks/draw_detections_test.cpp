@@ -1,10 +1,10 @@
 // Predict's pictures: every label readable, none hidden under another where there is room, and
 // none cut off at the picture's edge.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 
+#include "../scratch_dir.h"
 #include "trainer/data/decode.h"
 #include "trainer/data/image_folder.h"
 #include "trainer/tasks/draw_detections.h"
@@ -13,15 +13,6 @@ namespace trainer::tasks {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "trainer-draw-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 // Pixels of exactly this RGB colour in columns [x0, x1).
 int count(const data::Image& image, std::array<uint8_t, 3> rgb, int x0 = 0, int x1 = -1) {
@@ -46,20 +37,20 @@ data::Image drawn(const std::vector<DrawnBox>& boxes, const fs::path& path) {
 constexpr std::array<uint8_t, 3> kRed{230, 25, 75}, kGreen{60, 180, 75};
 
 TEST(DrawDetections, TwoLabelsOfTheSameBoxBothStayVisible) {
-  TempDir dir;
-  const data::Image one = drawn({{0.3f, 0.3f, 0.7f, 0.6f, "person 0.91", 0}}, dir.path / "one.png");
+  const test_support::ScratchDir dir("draw");
+  const data::Image one = drawn({{0.3f, 0.3f, 0.7f, 0.6f, "person 0.91", 0}}, dir / "one.png");
   const int alone = count(one, kRed);
   ASSERT_GT(alone, 1000);  // the outline and the label's strip
   // A second detection on the same box: its label goes elsewhere, the first one's strip stays.
   const data::Image two = drawn({{0.3f, 0.3f, 0.7f, 0.6f, "person 0.91", 0}, {0.3f, 0.3f, 0.7f, 0.6f, "dog 0.42", 1}},
-                                dir.path / "two.png");
+                                dir / "two.png");
   EXPECT_GT(count(two, kRed), alone * 8 / 10);
   EXPECT_GT(count(two, kGreen), 700);
 }
 
 TEST(DrawDetections, ALabelAtTheRightEdgeIsMovedInsideThePicture) {
-  TempDir dir;
-  const data::Image image = drawn({{0.4f, 0.9f, 0.8f, 1.0f, "a long class name 0.99", 0}}, dir.path / "edge.png");
+  const test_support::ScratchDir dir("draw");
+  const data::Image image = drawn({{0.4f, 0.9f, 0.8f, 1.0f, "a long class name 0.99", 0}}, dir / "edge.png");
   // The strip is wider than the box's 40 columns: it reaches left of the box, inside the picture.
   EXPECT_GT(count(image, kRed, 0, 340), 500);
 }

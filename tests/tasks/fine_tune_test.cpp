@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../scratch_dir.h"
 #include "trainer/config/config.h"
 #include "trainer/tasks/classification_task.h"
 #include "trainer/tasks/detection_task.h"
@@ -26,14 +27,6 @@ std::string source(const std::string& path) {
   return std::string(dir ? dir : ".") + "/" + path;
 }
 
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    std::string t = (fs::temp_directory_path() / "trainer-finetune-XXXXXX").string();
-    dir = ::mkdtemp(t.data());
-  }
-  ~Scratch() { fs::remove_all(dir); }
-};
 
 // A value that identifies (entry, element): tells a transposed or misplaced copy apart.
 float mark(int entry, int64_t element) { return static_cast<float>(entry) + 1e-4f * static_cast<float>(element % 9973); }
@@ -77,10 +70,10 @@ const Tensor& param(nn::ParameterStore& store, const std::string& name) {
 }
 
 TEST(FineTune, TorchvisionResnet50SeedsEveryTensorOfTheSsd320Backbone) {
-  Scratch scratch;
+  const test_support::ScratchDir scratch("finetune");
   std::map<std::string, Tensor> torch;
   config::TrainEvalPipelineConfig c = config::load_pipeline_config(source("configs/tfod/ssd320_full_8gpus.config"));
-  c.mutable_train_config()->set_fine_tune_checkpoint(torchvision_file(scratch.dir, torch));
+  c.mutable_train_config()->set_fine_tune_checkpoint(torchvision_file(fs::path(scratch.path()), torch));
   DetectionTask task(c, RunContext{});
   const std::vector<float> fpn_before = param(task.store(), "fpn.lateral3.weight").to_floats();
   const FineTuneReport r = fine_tune(task.store(), c.train_config());
@@ -104,14 +97,14 @@ TEST(FineTune, TorchvisionResnet50SeedsEveryTensorOfTheSsd320Backbone) {
 }
 
 TEST(FineTune, OurClassifierCheckpointSeedsTheDetectorBackbone) {
-  Scratch scratch;
+  const test_support::ScratchDir scratch("finetune");
   config::TrainEvalPipelineConfig cls;
   config::Classifier& m = *cls.mutable_model()->mutable_classifier();
   m.mutable_resnet()->set_width(8);
   for (int b : {1, 1, 1, 1}) m.mutable_resnet()->add_blocks_per_stage(b);
   m.set_num_classes(10);
   ClassificationTask classifier(cls, RunContext{.seed = 11});
-  const std::string ckpt = train::CheckpointManager(scratch.dir.string(), 1)
+  const std::string ckpt = train::CheckpointManager(scratch.path(), 1)
                                .save(classifier.store(), {}, train::TrainingState{}, "", "classifier");
 
   config::TrainEvalPipelineConfig det = config::load_pipeline_config(source("tests/tasks/data/coco_overfit.pbtxt"));
@@ -129,9 +122,9 @@ TEST(FineTune, OurClassifierCheckpointSeedsTheDetectorBackbone) {
 }
 
 TEST(FineTune, TensorflowCheckpointsAndUnrelatedFilesAreRefusedByName) {
-  Scratch scratch;
+  const test_support::ScratchDir scratch("finetune");
   config::TrainConfig tc;
-  const std::string tf = (scratch.dir / "model.ckpt").string();
+  const std::string tf = scratch / "model.ckpt";
   std::ofstream(tf + ".index") << "x";
   tc.set_fine_tune_checkpoint(tf);
   nn::ParameterStore store;
@@ -143,7 +136,7 @@ TEST(FineTune, TensorflowCheckpointsAndUnrelatedFilesAreRefusedByName) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("is a TensorFlow checkpoint"), std::string::npos) << e.what();
   }
-  const std::string other = (scratch.dir / "other.safetensors").string();
+  const std::string other = scratch / "other.safetensors";
   train::write_safetensors(other, {{"encoder.layer.0.weight", Tensor::zeros({2}, DType::F32)}}, {});
   tc.set_fine_tune_checkpoint(other);
   try {

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "../scratch_dir.h"
+
 namespace trainer::train::testing {
 
 inline std::string fixture(const std::string& name) {
@@ -12,18 +14,9 @@ inline std::string fixture(const std::string& name) {
   return std::string(dir ? dir : ".") + "/tests/train/data/" + name;
 }
 
-// A fresh folder under the system temp dir, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "trainer-train-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// A fresh folder under the system temp dir (tests/scratch_dir.h), removed with everything in it.
+struct ScratchDir : test_support::ScratchDir {
+  ScratchDir() : test_support::ScratchDir("train") {}
 };
 
 }  // namespace trainer::train::testing
