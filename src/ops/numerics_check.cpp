@@ -1,6 +1,8 @@
 #include "trainer/ops/numerics_check.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <cstdio>
 
 namespace trainer {
@@ -43,22 +45,50 @@ void NumericsCheck::gradient(const Tensor& g, const char* op, size_t entry) {
 void NumericsCheck::found(const Tensor& t, const std::string& op, size_t entry, bool backward) {
   const Count c = non_finite(t);
   if (c.bad == 0) return;
-  first_ = Finding{backward, op, layer_of(entry), c.bad, t.numel(), c.first};
+  const auto [placement, layer] = place(entry);
+  first_ = Finding{backward, op, placement, layer, c.bad, t.numel(), c.first};
+}
+
+void NumericsCheck::layer_begins(const std::string& name) {
+  if (tape_) open_.emplace_back(name, tape_->size());
 }
 
 void NumericsCheck::layer(const std::string& name, const char*, OpClass, const Tensor&, int64_t, double) {
-  if (tape_) layer_ends_.emplace_back(tape_->size(), name);
+  if (!tape_) return;
+  size_t begin = spans_.empty() ? 0 : spans_.back().end;
+  // Layers nest (a block around its convolutions): the innermost open one is this one's begin.
+  for (auto it = open_.rbegin(); it != open_.rend(); ++it) {
+    if (it->first != name) continue;
+    begin = it->second;
+    open_.erase(std::next(it).base());
+    break;
+  }
+  spans_.push_back({begin, tape_->size(), name});
 }
 
-std::string NumericsCheck::layer_of(size_t entry) const {
-  for (const auto& [end, name] : layer_ends_)
-    if (end > entry) return name;
-  return "";
+std::pair<NumericsCheck::Placement, std::string> NumericsCheck::place(size_t entry) const {
+  const Span* inside = nullptr;  // the innermost span holding the entry: spans nest, the shortest
+  const Span* before = nullptr;  // the span that ended last at or before the entry
+  for (const Span& s : spans_) {
+    if (s.begin <= entry && entry < s.end && (!inside || s.end - s.begin < inside->end - inside->begin))
+      inside = &s;
+    if (s.end <= entry && (!before || s.end >= before->end)) before = &s;
+  }
+  if (inside) return {Placement::InLayer, inside->name};
+  if (!before) return {spans_.empty() ? Placement::InTheLoss : Placement::BeforeTheFirstLayer, ""};
+  const bool past_every_layer = std::all_of(spans_.begin(), spans_.end(), [&](const Span& s) { return s.end <= entry; });
+  if (past_every_layer) return {Placement::InTheLoss, ""};
+  return {Placement::AfterLayer, before->name};
 }
 
 std::string NumericsCheck::describe(const Finding& f) {
-  const std::string where =
-      f.layer.empty() ? std::string(" after the last layer (in the loss)") : " in layer " + f.layer;
+  std::string where;
+  switch (f.placement) {
+    case Placement::InLayer: where = " in layer " + f.layer; break;
+    case Placement::AfterLayer: where = " after layer " + f.layer; break;
+    case Placement::BeforeTheFirstLayer: where = " before the first layer"; break;
+    case Placement::InTheLoss: where = " after the last layer (in the loss)"; break;
+  }
   char value[16];
   std::snprintf(value, sizeof value, "%g", static_cast<double>(f.first_bad));
   return str(f.backward ? "backward: the gradient from " : "forward: the output of ", f.op, where, " has ", f.bad,

@@ -296,8 +296,8 @@ TEST(Cli, DivergingLossStopsWithAClearErrorAndKeepsTheWeightsFinite) {
   EXPECT_NE(r.err.find("update skipped"), std::string::npos) << r.err;
   // It says where it started: the first bad batch run again with every op checked.
   const std::regex started("where it started: (forward: the output|backward: the gradient) (of|from) [a-z_0-9]+ "
-                           "(in layer [a-z0-9_.]+|after the last layer \\(in the loss\\)) has [0-9]+ of [0-9]+ "
-                           "values not finite");
+                           "(in layer [a-z0-9_.]+|after layer [a-z0-9_.]+|before the first layer|after the last "
+                           "layer \\(in the loss\\)) has [0-9]+ of [0-9]+ values not finite");
   EXPECT_TRUE(std::regex_search(r.err, started)) << r.err;
 
   // With runtime.check_numerics the first non-finite op stops the run at once, named.
@@ -305,7 +305,8 @@ TEST(Cli, DivergingLossStopsWithAClearErrorAndKeepsTheWeightsFinite) {
   RunResult checked = run_trainer(args, scratch);
   EXPECT_EQ(checked.status, 1);
   const std::regex named("error: check_numerics: step [0-9]+: (forward: the output|backward: the gradient) (of|from) "
-                         "[a-z_0-9]+ (in layer [a-z0-9_.]+|after the last layer \\(in the loss\\)) has");
+                         "[a-z_0-9]+ (in layer [a-z0-9_.]+|after layer [a-z0-9_.]+|before the first layer|after the last "
+                         "layer \\(in the loss\\)) has");
   EXPECT_TRUE(std::regex_search(checked.err, named)) << checked.err;
   EXPECT_EQ(checked.err.find("update skipped"), std::string::npos) << checked.err;
   std::filesystem::remove_all(scratch);

@@ -126,8 +126,9 @@ TEST_P(DataParallel, NRanksWithBatchBMatchOneProcessWithBatchNB) {
   ASSERT_EQ(p.size(), q.size());
   // Sums in a different order (two half-batch means averaged): a few f32 roundings per step.
   for (size_t i = 0; i < p.size(); ++i) EXPECT_NEAR(p[i], q[i], 2e-6 * (1 + std::abs(q[i]))) << "parameter " << i;
-  if (const train::GradientReducer* reducer = on_ranks.gradient_reducer())
+  if (const train::GradientReducer* reducer = on_ranks.gradient_reducer()) {
     EXPECT_EQ(reducer->buckets().size(), GetParam() > 0 ? 2u : 1u);
+  }
   std::printf("rank %d of %d: loss after %lld steps matches one process with batch %lld\n", c.rank(), c.world_size(),
               static_cast<long long>(steps), static_cast<long long>(global));
 }
@@ -197,7 +198,9 @@ TEST(SyncBatchnorm, RanksMatchOneProcessWithTheWholeBatch) {
     return worst;
   };
   EXPECT_LT(max_difference(synced), 1e-5);
-  if (c.world_size() > 1) EXPECT_GT(max_difference(unsynced), 1e-3);
+  if (c.world_size() > 1) {
+    EXPECT_GT(max_difference(unsynced), 1e-3);
+  }
 }
 
 // What the reducer asks of the communicator, in order; one process, so the means are no-ops.

@@ -20,9 +20,11 @@ class Module {
 
  protected:
   // A layer that reports calls begin() first, where its own work starts, and report() where it
-  // ends: per-layer timing (ExecutionSettings::layer_times) takes the time between as the layer's.
+  // ends: per-layer timing (ExecutionSettings::layer_times) takes the time between as the layer's,
+  // check_numerics the ops between as the layer's (the ops outside any layer as "after" one).
   void begin(Context& ctx) const {
     if (ctx.layer_times) ctx.layer_times->enter(name_);
+    if (ctx.observer) ctx.observer->layer_begins(name_);
   }
   // Tells the context's observer (if any) about this layer's output.
   void report(Context& ctx, const char* type, OpClass op_class, const Tensor& output, int64_t params,

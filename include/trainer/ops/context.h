@@ -28,6 +28,8 @@ class GraphRecorder;  // ops/graph_recorder.h
 class LayerObserver {
  public:
   virtual ~LayerObserver() = default;
+  // A layer's own work starts (nn::Module::begin); layer() below is where it ends.
+  virtual void layer_begins(const std::string& /*name*/) {}
   // flops: multiply-adds x 2 for this call's whole batch.
   // op_class: what the layer's main op is, for its precision (PrecisionPolicy::of).
   virtual void layer(const std::string& name, const char* type, OpClass op_class, const Tensor& output, int64_t params,

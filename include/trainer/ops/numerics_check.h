@@ -6,9 +6,11 @@
 //
 // How a finding is placed: the tape tells the check about every output it tracks and every
 // gradient a closure sends (with the op's name, the function that recorded it), and the check,
-// as the step's LayerObserver, learns where each reporting layer ends on the tape; an op belongs
-// to the first layer reported after it recorded (ops outside any reporting layer — a fusion, a
-// loss — get the layer that follows them, or "after the last layer" for the loss).
+// as the step's LayerObserver, learns where each reporting layer begins and ends on the tape
+// (nn::Module::begin and report). An op recorded inside a layer's span belongs to it (the
+// innermost one); an op between two layers (a residual add, a pooling, BiFPN's fusion) is
+// "after" the layer before it; ops past the last layer are the loss's. A layer that reports
+// without marking its beginning spans from the previous layer's end.
 #pragma once
 
 #include <optional>
@@ -21,10 +23,13 @@ namespace trainer {
 
 class NumericsCheck final : public LayerObserver {
  public:
+  // Where the op ran relative to the layers.
+  enum class Placement { InLayer, AfterLayer, BeforeTheFirstLayer, InTheLoss };
   struct Finding {
     bool backward = false;
     std::string op;     // the op front-end that recorded it (conv2d, batch_norm, ...)
-    std::string layer;  // the module name, or "" after the last layer
+    Placement placement = Placement::InTheLoss;
+    std::string layer;  // the module name (InLayer, AfterLayer), else ""
     int64_t bad = 0, total = 0;
     float first_bad = 0;  // the first non-finite value (nan, inf or -inf)
   };
@@ -42,16 +47,22 @@ class NumericsCheck final : public LayerObserver {
   // Call after the forward pass: checks the outputs seen, in the order they were made.
   void check_forward();
 
+  void layer_begins(const std::string& name) override;
   void layer(const std::string& name, const char* type, OpClass op_class, const Tensor& output, int64_t params,
              double flops) override;
 
   const std::optional<Finding>& first() const { return first_; }
   // "forward: the output of conv2d in layer backbone.layer1.0.conv1 has 12 of 4096 values not finite
-  // (the first: nan)".
+  // (the first: nan)"; "... of add after layer backbone.layer1.0.conv3 has ...".
   static std::string describe(const Finding& f);
 
  private:
-  std::string layer_of(size_t entry) const;
+  struct Span {
+    size_t begin, end;  // tape entries [begin, end)
+    std::string name;
+  };
+  // Where an op that records tape entry `entry` ran: (placement, layer name).
+  std::pair<Placement, std::string> place(size_t entry) const;
   void found(const Tensor& t, const std::string& op, size_t entry, bool backward);
 
   struct Output {
@@ -61,7 +72,8 @@ class NumericsCheck final : public LayerObserver {
   };
   const Tape* tape_ = nullptr;
   std::vector<Output> outputs_;
-  std::vector<std::pair<size_t, std::string>> layer_ends_;  // (tape entries when reported, name)
+  std::vector<std::pair<std::string, size_t>> open_;  // layers begun, not yet reported: (name, begin)
+  std::vector<Span> spans_;                           // in the order the layers reported
   std::optional<Finding> first_;
 };
 

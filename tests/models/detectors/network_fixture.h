@@ -52,8 +52,9 @@ inline void load_network_fixture(const std::map<std::string, Tensor>& file, nn::
   for (nn::Parameter& p : store.params()) copy(p.name, p.shape, p.value);
   for (nn::Buffer& b : store.buffers()) copy(b.name, b.shape, b.value);
   store.bump_version();
-  if (exact)
+  if (exact) {
     for (const auto& [name, t] : file) EXPECT_TRUE(used.count(name)) << name << " is in the fixture but not in the model";
+  }
 }
 
 }  // namespace trainer::testing
