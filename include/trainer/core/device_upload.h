@@ -8,7 +8,10 @@
 //   ... queue other work ...
 //   Tensor t = std::move(targets).ready();                      // kernels after this see it
 //
-// Each upload counts as one host-to-device copy (device_copy_stats).
+// An upload dropped before ready() (the training loop's prefetched batch at the end of a run)
+// still makes the compute stream wait for its copy, so its device memory is recycled only
+// after the copy has written it. Each upload counts as one host-to-device copy
+// (device_copy_stats).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +23,9 @@ namespace trainer {
 class PendingUpload {
  public:
   PendingUpload(Tensor tensor, uint64_t ticket) : tensor_(std::move(tensor)), ticket_(ticket) {}
+  PendingUpload(PendingUpload&& other) noexcept;
+  PendingUpload& operator=(PendingUpload&& other) noexcept;
+  ~PendingUpload();
   // The device tensor, safe for any work queued from now on.
   Tensor ready() &&;
 

@@ -80,6 +80,52 @@ TEST_F(CudaRuntime, UploadsStageThroughPinnedBuffersOnTheCopyStream) {
   EXPECT_EQ(upload(on_host, Device::cpu()).ready().raw(), on_host.raw());
 }
 
+// The runtime, counting the uploads the compute stream was told to wait for.
+class WaitCountingRuntime final : public DeviceRuntime {
+ public:
+  Allocator& allocator() override { return runtime().allocator(); }
+  void copy(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) override {
+    runtime().copy(dst, dst_device, src, src_device, bytes);
+  }
+  void fill_zero(void* ptr, size_t bytes) override { runtime().fill_zero(ptr, bytes); }
+  uint64_t upload_async(void* dst, const void* host_src, size_t bytes) override {
+    return runtime().upload_async(dst, host_src, bytes);
+  }
+  void wait_upload(uint64_t ticket) override {
+    waited.push_back(ticket);
+    runtime().wait_upload(ticket);
+  }
+  std::vector<uint64_t> waited;
+};
+
+// An upload dropped unread (the training loop's prefetched batch when a run stops) still makes
+// the kernels wait for its copy before its device memory goes back to the allocator, which hands
+// it to the next kernels; an upload waits once, whoever ends up holding it.
+TEST_F(CudaRuntime, AnUploadDroppedUnreadStillOrdersTheKernelsAfterItsCopy) {
+  WaitCountingRuntime counting;
+  register_cuda_runtime(&counting);
+  struct PutBack {
+    ~PutBack() { register_runtime(); }
+  } put_back;  // the real runtime again, however the test ends
+  const Tensor host = Tensor::from_floats({3}, {1.f, 2.f, 3.f});
+  { const PendingUpload dropped = upload(host, Device::cuda()); }
+  EXPECT_EQ(counting.waited.size(), 1u) << "dropped unread";
+  {
+    PendingUpload first = upload(host, Device::cuda());
+    PendingUpload moved = std::move(first);
+    EXPECT_EQ(std::move(moved).ready().to_floats(), host.to_floats());
+  }
+  EXPECT_EQ(counting.waited.size(), 2u) << "read once, after a move";
+  {
+    PendingUpload a = upload(host, Device::cuda()), b = upload(host, Device::cuda());
+    a = std::move(b);  // a's own upload is dropped here
+    EXPECT_EQ(counting.waited.size(), 3u);
+  }
+  EXPECT_EQ(counting.waited.size(), 4u) << "and b's, held by a, when a goes";
+  { const PendingUpload on_host = upload(host, Device::cpu()); }
+  EXPECT_EQ(counting.waited.size(), 4u) << "a CPU upload has nothing to wait for";
+}
+
 // The device memory of a tensor runs the kernels: CPU -> CUDA tensor -> kernel -> CPU.
 TEST_F(CudaRuntime, KernelsRunOnTensorStorage) {
   const Tensor x = Tensor::from_floats({4}, {-1.f, 2.f, -3.f, 7.f}).to(Device::cuda());
