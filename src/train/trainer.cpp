@@ -87,7 +87,8 @@ double Trainer::clip_per_tensor(nn::ParameterStore& store) const {
   return total;
 }
 
-double Trainer::forward_backward(const TrainBatch& batch, NumericsCheck* check, bool reduce) {
+double Trainer::forward_backward(const TrainBatch& batch, NumericsCheck* check, bool reduce,
+                                 const std::function<void()>& once_loss_queued) {
   nn::ParameterStore& store = task_.store();
   Tape tape;
   Context ctx(options_.execution, &tape, true);
@@ -100,6 +101,7 @@ double Trainer::forward_backward(const TrainBatch& batch, NumericsCheck* check, 
   }
   store.track(tape);
   const Tensor loss = task_.loss(ctx, batch, step_);
+  if (once_loss_queued) once_loss_queued();
   const double value = loss.item();
   if (check) check->check_forward();
   const Tensor seed = Tensor::full({}, scaler_.scale(), DType::F32, loss.device());
@@ -130,7 +132,7 @@ std::string Trainer::diagnose(const TrainBatch& batch) {
                        : "no op's output or gradient was non-finite when the batch ran again";
 }
 
-StepResult Trainer::step(const TrainBatch& batch) {
+StepResult Trainer::step(const TrainBatch& batch, const std::function<void()>& once_loss_queued) {
   nn::ParameterStore& store = task_.store();
   if (options_.communicator) options_.communicator->set_step(step_);
   StepResult r;
@@ -142,10 +144,10 @@ StepResult Trainer::step(const TrainBatch& batch) {
   const Tensor statistics_before = statistics.defined() ? statistics.clone() : Tensor();
   if (options_.check_numerics) {
     NumericsCheck check;
-    r.loss = forward_backward(batch, &check, true);
+    r.loss = forward_backward(batch, &check, true, once_loss_queued);
     TRAINER_CHECK(!check.first(), "check_numerics: step ", step_, ": ", NumericsCheck::describe(*check.first()));
   } else {
-    r.loss = forward_backward(batch, nullptr, true);
+    r.loss = forward_backward(batch, nullptr, true, once_loss_queued);
   }
   Tensor& grads = store.grads();
   if (distributed()) {
@@ -202,11 +204,13 @@ StepResult Trainer::step(const TrainBatch& batch) {
   return r;
 }
 
-std::optional<std::string> Trainer::save(const BatchSource& source) {
+std::optional<std::string> Trainer::save(const BatchSource& source) { return save_at(source.cursor()); }
+
+std::optional<std::string> Trainer::save_at(std::pair<int64_t, int64_t> cursor) {
   if (!checkpoints_ || (distributed() && !options_.communicator->is_root())) return std::nullopt;
   TrainingState s;
   s.step = step_;
-  std::tie(s.loader_epoch, s.loader_batch) = source.cursor();
+  std::tie(s.loader_epoch, s.loader_batch) = cursor;
   s.loss_scale = scaler_.scale();
   s.loss_scale_good_steps = scaler_.good_steps();
   s.loss_scale_overflows = scaler_.overflows();
@@ -249,9 +253,27 @@ void Trainer::run(BatchSource& source) {
     const bool mine = options_.should_stop && options_.should_stop();
     return distributed() ? options_.communicator->allreduce_sum(mine ? 1 : 0) > 0 : mine;
   };
+  // Each step's batch was taken, and its copy to the device started, during the step before
+  // (once that step's loss was queued), so the copy overlaps compute instead of holding up the
+  // step's first kernels. Checkpoints save the cursor after the batch last trained, not after
+  // the one prefetched: that one is trained again when the run resumes. A step that would end
+  // the run prefetches nothing; a prefetched batch that a stop leaves untrained is dropped.
+  const Device device = task_.store().device();
+  std::unique_ptr<TrainBatch> batch, next;
+  std::pair<int64_t, int64_t> trained_cursor = source.cursor();
+  auto take_next = [&] {
+    next = source.next();
+    next->prefetch(device);
+  };
   while ((total == 0 || step_ < total) && !stop_requested()) {
-    const std::unique_ptr<TrainBatch> batch = source.next();
-    const StepResult r = step(*batch);
+    if (!batch) {
+      take_next();
+      batch = std::move(next);
+    }
+    const std::pair<int64_t, int64_t> cursor_after_batch = source.cursor();
+    const bool may_end_the_run = total > 0 && step_ + 1 == total;
+    const StepResult r = step(*batch, may_end_the_run ? std::function<void()>() : take_next);
+    trained_cursor = cursor_after_batch;
     window_images += batch->size() * (distributed() ? options_.communicator->world_size() : 1);  // the job's
     window_loss += r.loss;
     const std::vector<Tensor> terms = task_.last_loss_terms();
@@ -301,11 +323,12 @@ void Trainer::run(BatchSource& source) {
       window_loss = 0;
     }
     if (r.applied && checkpoints_ && options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 && !last &&
-        save(source) && options_.after_checkpoint)
+        save_at(trained_cursor) && options_.after_checkpoint)
       options_.after_checkpoint();
+    batch = std::move(next);  // null when this step prefetched nothing
   }
   if (checkpoints_) {
-    if (const auto path = save(source)) {
+    if (const auto path = save_at(trained_cursor)) {
       log_info("saved ", *path);
       if (options_.after_checkpoint) options_.after_checkpoint();
     }

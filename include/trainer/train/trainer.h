@@ -25,11 +25,14 @@
 namespace trainer::train {
 
 // One batch, as the task that made it knows it (images and labels, or images and boxes). The
-// training loop only counts its images.
+// training loop counts its images, and starts its copy to the run's device a step ahead.
 class TrainBatch {
  public:
   virtual ~TrainBatch() = default;
   virtual int64_t size() const = 0;  // images
+  // Starts copying what the task's loss() reads to `device` (without waiting for the copy);
+  // run() calls it while the step before this batch's computes. Nothing to copy by default.
+  virtual void prefetch(Device /*device*/) {}
 };
 
 class BatchSource {
@@ -103,14 +106,17 @@ class Trainer {
   std::optional<TrainingState> resume();
   // Trains until num_steps, checkpointing on the way and at the end.
   void run(BatchSource& source);
-  // One update; exposed for benchmarks and tests.
-  StepResult step(const TrainBatch& batch);
+  // One update; exposed for benchmarks and tests. `once_loss_queued`, when given, runs after
+  // the task's loss() has queued the forward pass and before the host reads the loss back:
+  // run() takes the next batch there and starts its copy, so both overlap this step's compute.
+  StepResult step(const TrainBatch& batch, const std::function<void()>& once_loss_queued = {});
   // Per-layer timing of the steps from now on (null: none); the caller starts each step in
   // `times` (LayerTimes::start_step) and the step marks its layers and phases there.
   void time_layers(LayerTimes* times) { options_.execution.layer_times = times; }
 
   int64_t steps_done() const { return step_; }
   std::pair<int64_t, int64_t> resume_cursor() const { return resume_cursor_; }
+  // A checkpoint with the loader cursor where `source` is now.
   std::optional<std::string> save(const BatchSource& source);
   // The weights' moving average (null when moving_average_decay is 0).
   MovingAverage* moving_average() { return moving_average_ ? &*moving_average_ : nullptr; }
@@ -130,7 +136,11 @@ class Trainer {
   // Forward and backward of `batch` on a fresh tape, gradients into the store; with `check`, it
   // sees every output and gradient. With `reduce`, gradients are averaged over the ranks as
   // backward goes. Returns the loss.
-  double forward_backward(const TrainBatch& batch, NumericsCheck* check, bool reduce);
+  double forward_backward(const TrainBatch& batch, NumericsCheck* check, bool reduce,
+                          const std::function<void()>& once_loss_queued = {});
+  // A checkpoint whose loader cursor is `cursor`: in run(), the position after the batch last
+  // trained, which the source has passed when the next batch is already prefetched.
+  std::optional<std::string> save_at(std::pair<int64_t, int64_t> cursor);
   // Where a non-finite step went wrong: the batch again, checked (a bad step changes nothing, so
   // the rerun sees what the step saw); says which op and layer came out non-finite first.
   std::string diagnose(const TrainBatch& batch);
