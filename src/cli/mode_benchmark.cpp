@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -183,7 +184,14 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
   train::Trainer trainer(task, options, quiet);
   std::unique_ptr<data::Loader> loader;
   if (!b.synthetic_data()) loader = task.loader(tasks::Split::Train);
-  const tasks::DataBatch fixed(task.synthetic_batch(train_batch));
+  tasks::DataBatch fixed(task.synthetic_batch(train_batch));
+  // As in train's loop (Trainer::run), each step's batch is taken, and its copy to the device
+  // started, while the step before computes; the synthetic batch is copied again every step.
+  std::optional<tasks::DataBatch> current, next;
+  auto take_next = [&] {
+    if (loader) next.emplace(std::move(*loader->next()));
+    (loader ? *next : fixed).prefetch(p.run.device);
+  };
   dist::Communicator& comm = *p.communicator;
   const int world = comm.world_size();
   const double job_batch = static_cast<double>(train_batch * world);  // batch_size is per process
@@ -193,12 +201,9 @@ int run_benchmark(const CliArgs& args, MetricsLog& log) {
     // Data time counts when the loader runs: NVIDIA's hooks time the whole step.
     if (s == static_cast<int64_t>(b.warmup_steps())) train_parts.clear();
     const auto t0 = Clock::now();
-    if (loader) {
-      const tasks::DataBatch batch(std::move(*loader->next()));
-      trainer.step(batch);
-    } else {
-      trainer.step(fixed);
-    }
+    if (s == 0) take_next();
+    if (loader) current = std::move(next);
+    trainer.step(loader ? *current : fixed, take_next);
     const double dt = seconds_since(t0);
     if (s >= static_cast<int64_t>(b.warmup_steps())) step_seconds.push_back(dt);
     log_info("benchmark train step ", s + 1, "/", train_total, s < static_cast<int64_t>(b.warmup_steps()) ? " (warm-up)" : "",

@@ -72,12 +72,12 @@ Tensor ClassificationTask::loss(Context& ctx, const train::TrainBatch& train_bat
     if (ctx.layer_times) ctx.layer_times->exit("loss", "SoftmaxCrossEntropy");
     return loss;
   }
-  // The labels' copy overlaps the forward pass on a GPU (core/device_upload.h).
-  PendingUpload labels = upload(batch.labels, ctx.device);
-  const Tensor logits = model_.forward(ctx, upload(batch.images, ctx.device).ready());
+  // On a GPU the batch's copies were started a step ahead (DataBatch::prefetch).
+  const Tensor logits = model_.forward(ctx, data_batch_of(train_batch).images_on(ctx.device));
   // Per-layer timing (benchmark.per_layer): the loss is a row of its own.
   if (ctx.layer_times) ctx.layer_times->enter("loss");
-  Tensor loss = ops::softmax_cross_entropy(ctx, logits, std::move(labels).ready(), classifier_.label_smoothing());
+  Tensor loss = ops::softmax_cross_entropy(ctx, logits, data_batch_of(train_batch).labels_on(ctx.device),
+                                           classifier_.label_smoothing());
   if (ctx.layer_times) ctx.layer_times->exit("loss", "SoftmaxCrossEntropy");
   return loss;
 }

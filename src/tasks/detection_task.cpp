@@ -64,7 +64,7 @@ Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, i
   ctx.rng = &rng;
   // On a GPU the forward pass is only queued here: the host assigns the targets while it runs,
   // and their upload overlaps it too (core/device_upload.h).
-  const models::SsdDetector::Output out = model_.forward(ctx, upload(batch.images, ctx.device).ready());
+  const models::SsdDetector::Output out = model_.forward(ctx, data_batch_of(train_batch).images_on(ctx.device));
   ctx.rng = nullptr;  // rng dies with this call
   // Per-layer timing (benchmark.per_layer): the loss, target assignment included, is a row of its own.
   if (ctx.layer_times) ctx.layer_times->enter("loss");

@@ -2,7 +2,8 @@
 // steps on the CPU: a reduced ResNet-50 v1.5 classifier and a reduced SSD ResNet-FPN train 3
 // steps from the same initial weights on the same batches; losses, gradients, weights and
 // batchnorm statistics must agree within the tolerances below. Also holds a step to its
-// host<->device copy budget (every copy is an explicit Tensor::to / copy_from).
+// host<->device copy budget (every copy is an explicit Tensor::to / copy_from / upload), and
+// Trainer::run to copying each batch during the step before it (prefetch).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -59,21 +60,33 @@ struct TrainingRun {
   std::vector<DeviceCopyStats> copies;  // per step
 };
 
-TrainingRun train(const config::TrainEvalPipelineConfig& c, Device device, int steps, int64_t batch_size,
-                  PrecisionPolicy precision = {}, double lr = 0.001) {
-  if (!device.is_cpu()) cuda::register_runtime();
+RunContext run_on(Device device, PrecisionPolicy precision = {}) {
   RunContext run;
   run.seed = 7;
   run.device = device;
   run.precision = precision;
-  const std::unique_ptr<Task> task = create_task(c, run);
+  return run;
+}
+
+train::TrainerOptions trainer_options(const Task& task, const RunContext& run, double lr) {
   train::TrainerOptions o;
   o.execution = run;
   o.schedule.kind = train::LearningRateSchedule::Kind::Constant;
   o.schedule.base = lr;
   o.optimizer.momentum = 0.9;
-  if (precision.needs_loss_scaling()) o.loss_scaling.mode = train::LossScalerOptions::Mode::Dynamic;
-  task->configure(o);
+  if (run.precision.needs_loss_scaling()) o.loss_scaling.mode = train::LossScalerOptions::Mode::Dynamic;
+  task.configure(o);
+  return o;
+}
+
+// `steps` calls of Trainer::step, each on a fresh batch that is copied to the device in its own
+// step (the copies start when loss() first reads it).
+TrainingRun train(const config::TrainEvalPipelineConfig& c, Device device, int steps, int64_t batch_size,
+                  PrecisionPolicy precision = {}, double lr = 0.001) {
+  if (!device.is_cpu()) cuda::register_runtime();
+  const RunContext run = run_on(device, precision);
+  const std::unique_ptr<Task> task = create_task(c, run);
+  const train::TrainerOptions o = trainer_options(*task, run, lr);
   MetricsLog log;
   train::Trainer trainer(*task, o, log);
   TrainingRun r;
@@ -158,6 +171,137 @@ TEST(CudaStep, ReducedSsdMatchesTheCpuFor3Steps) {
     EXPECT_EQ(gpu.copies[s].host_to_device, s == 0 ? 8 : 6);
     EXPECT_EQ(gpu.copies[s].device_to_host, 2);
   }
+}
+
+// The CUDA runtime, logging the uploads and device-to-host copies in the order they are issued,
+// and the marks the test puts between them.
+class RecordingRuntime final : public DeviceRuntime {
+ public:
+  explicit RecordingRuntime(DeviceRuntime& inner) : inner_(inner) {}
+  Allocator& allocator() override { return inner_.allocator(); }
+  void copy(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) override {
+    if (dst_device.is_cpu()) log.push_back("read " + std::to_string(bytes));
+    inner_.copy(dst, dst_device, src, src_device, bytes);
+  }
+  void fill_zero(void* ptr, size_t bytes) override { inner_.fill_zero(ptr, bytes); }
+  uint64_t upload_async(void* dst, const void* host_src, size_t bytes) override {
+    log.push_back("upload " + std::to_string(bytes));
+    return inner_.upload_async(dst, host_src, bytes);
+  }
+  void wait_upload(uint64_t ticket) override { inner_.wait_upload(ticket); }
+  std::vector<std::string> log;
+
+ private:
+  DeviceRuntime& inner_;
+};
+
+// Marks in the log where each loss() returned (the forward pass and the loss queued, the loss
+// not read yet), and keeps the losses.
+class MarkingTask final : public train::TrainTask {
+ public:
+  MarkingTask(Task& inner, std::vector<std::string>& log) : inner_(inner), log_(log) {}
+  nn::ParameterStore& store() override { return inner_.store(); }
+  std::string architecture() const override { return inner_.architecture(); }
+  Tensor loss(Context& ctx, const train::TrainBatch& batch, int64_t step) override {
+    losses.push_back(inner_.loss(ctx, batch, step));
+    log_.push_back("loss queued");
+    return losses.back();
+  }
+  std::vector<Tensor> losses;
+
+ private:
+  Task& inner_;
+  std::vector<std::string>& log_;
+};
+
+// The task's seeded synthetic batches, as the loader would hand them out.
+class SyntheticSource final : public train::BatchSource {
+ public:
+  SyntheticSource(Task& task, int64_t batch_size) : task_(task), batch_size_(batch_size) {}
+  std::unique_ptr<train::TrainBatch> next() override {
+    ++taken_;
+    return std::make_unique<DataBatch>(task_.synthetic_batch(batch_size_));
+  }
+  std::pair<int64_t, int64_t> cursor() const override { return {0, taken_}; }
+
+ private:
+  Task& task_;
+  int64_t batch_size_, taken_ = 0;
+};
+
+// Trainer::run takes batch k+1 and starts its copies once step k has queued its loss and
+// before it reads the loss back, so they overlap step k's compute and step k+1's loss() copies
+// no batch; the last step copies no batch it would not train. The losses and weights are those
+// of the same steps without prefetching, to the bit, and the run makes the same copies in all.
+// `prefetched`: the uploads of one batch, in bytes.
+void expect_run_prefetches(const config::TrainEvalPipelineConfig& c, int64_t batch_size,
+                           const std::vector<int64_t>& prefetched) {
+  constexpr int kSteps = 3;
+  const TrainingRun one_by_one = train(c, Device::cuda(), kSteps, batch_size);
+  DeviceCopyStats budget;
+  for (const DeviceCopyStats& s : one_by_one.copies) {
+    budget.host_to_device += s.host_to_device;
+    budget.device_to_host += s.device_to_host;
+  }
+
+  const RunContext run = run_on(Device::cuda());
+  const std::unique_ptr<Task> task = create_task(c, run);
+  train::TrainerOptions o = trainer_options(*task, run, 0.001);
+  o.num_steps = kSteps;
+  RecordingRuntime recording(cuda::runtime());
+  register_cuda_runtime(&recording);
+  MarkingTask marking(*task, recording.log);
+  SyntheticSource source(*task, batch_size);
+  MetricsLog log;
+  reset_device_copy_stats();
+  train::Trainer(marking, o, log).run(source);
+  const DeviceCopyStats copies = device_copy_stats();
+  cuda::register_runtime();
+
+  std::vector<std::string> batch_uploads;
+  for (int64_t bytes : prefetched) batch_uploads.push_back("upload " + std::to_string(bytes));
+  const std::vector<std::string>& events = recording.log;
+  auto uploads_at = [&](size_t i) {
+    return events.size() >= i + batch_uploads.size() &&
+           std::equal(batch_uploads.begin(), batch_uploads.end(), events.begin() + static_cast<ptrdiff_t>(i));
+  };
+  EXPECT_TRUE(uploads_at(0)) << "the first batch is copied before the first step";
+  int step = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i] != "loss queued") continue;
+    SCOPED_TRACE("step " + std::to_string(step + 1));
+    const bool last = step == kSteps - 1;
+    if (!last) {
+      EXPECT_TRUE(uploads_at(i + 1)) << "the next batch's copies start before the loss is read";
+    }
+    const size_t read = i + 1 + (last ? 0 : batch_uploads.size());
+    ASSERT_LT(read, events.size());
+    EXPECT_EQ(events[read], "read 4") << "then the loss is read";
+    ++step;
+  }
+  EXPECT_EQ(step, kSteps);
+  EXPECT_EQ(std::count(events.begin(), events.end(), batch_uploads[0]), kSteps) << "one copy per batch";
+  EXPECT_EQ(copies.host_to_device, budget.host_to_device);
+  EXPECT_EQ(copies.device_to_host, budget.device_to_host);
+
+  ASSERT_EQ(marking.losses.size(), static_cast<size_t>(kSteps));
+  for (size_t s = 0; s < kSteps; ++s) EXPECT_EQ(marking.losses[s].item(), one_by_one.steps[s].loss) << "step " << s + 1;
+  EXPECT_EQ(task->store().values().to_floats(), one_by_one.weights);
+  EXPECT_EQ(task->store().buffer_values().to_floats(), one_by_one.buffers);
+}
+
+// Images (4 x 32 x 32 x 3 floats) and labels.
+TEST(CudaStep, RunCopiesTheNextClassifierBatchBeforeTheStepReadsItsLoss) {
+  const auto c = reduced_resnet();
+  const int64_t images = create_task(c, run_on(Device::cpu()))->synthetic_batch(4).images.nbytes();
+  expect_run_prefetches(c, 4, {images, 4 * 4});
+}
+
+// The images only: detection rows have no class labels, and the targets are assigned per step.
+TEST(CudaStep, RunCopiesTheNextDetectorBatchBeforeTheStepReadsItsLoss) {
+  const auto c = reduced_ssd();
+  const int64_t images = create_task(c, run_on(Device::cpu()))->synthetic_batch(2).images.nbytes();
+  expect_run_prefetches(c, 2, {images});
 }
 
 // Mixed precision against FP32: the same model trains on the same batch for 12 steps (the loss

@@ -50,9 +50,15 @@ class CachingDeviceAllocator final : public CachingAllocator {
 // non-blocking, so only events order the two:
 //   1. the copy waits for the kernels queued so far: `dst` may be recycled memory that they
 //      still read (the caching allocator recycles in compute-stream order, runtime.h);
-//   2. the kernels queued after wait_upload wait for the copy.
-// A slot's buffer is refilled only after the host has waited for its previous copy, which by
-// then has long finished (the ring holds more uploads than a training step makes).
+//   2. the kernels queued after wait_upload wait for the copy (PendingUpload::ready, or its
+//      destructor when the upload is dropped unused, so that `dst` is not recycled under it).
+// The kernels read only `dst`, never a slot. A slot's buffer is refilled only after the host has
+// waited for the copy that last read it (cudaEventSynchronize), so a copy never reads a buffer
+// being refilled, however many slots there are; their number only decides whether that wait
+// stalls the host. In flight at once are a step's uploads and the next batch's, which the
+// training loop starts once the step has queued its loss (Trainer::run): a classification step
+// makes 2 (images, labels), a detection step 5 (images, four target tensors), so with 16 slots
+// the one refilled was last used two or more steps before, and its copy has long finished.
 class UploadStream {
  public:
   uint64_t upload(void* dst, const void* host_src, size_t bytes) {
