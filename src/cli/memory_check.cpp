@@ -47,11 +47,13 @@ void check_training_memory(train::Trainer& trainer, const tasks::Task& task, int
   const size_t three = trainer.step_memory(larger);
   const double per_image = three > two ? static_cast<double>(three - two) : static_cast<double>(two) / 2;
   const double fixed = std::max({0.0, static_cast<double>(two) - 2 * per_image, first_growth - 2 * per_image});
-  // The loader's batches in flight (f32 images): the prefetch window, the one being trained on
-  // and the one the workers fill next.
+  // The batches in flight (f32 images): the loader's prefetch window, the one being trained on,
+  // the next one, which the training loop takes during the step (Trainer::run), and the one the
+  // workers fill next.
+  const int in_flight = prefetch_batches + 3;
   double image_bytes = 4;
   for (const int64_t d : task.input_shape()) image_bytes *= static_cast<double>(d);
-  const double inputs = static_cast<double>(prefetch_batches + 2) * static_cast<double>(batch_size) * image_bytes;
+  const double inputs = static_cast<double>(in_flight) * static_cast<double>(batch_size) * image_bytes;
   const double need = held + fixed + static_cast<double>(batch_size) * per_image + inputs;
   const MemoryLimit limit = available_memory();
   const int sharing = local_processes();
@@ -61,7 +63,7 @@ void check_training_memory(train::Trainer& trainer, const tasks::Task& task, int
            gib(inputs), " of input batches, ", gib(held), " held now); ", gib(room), " available (", limit.source,
            shared, ")");
   if (need <= room) return;
-  const double fits = (room - held - fixed) / (per_image + (prefetch_batches + 2) * image_bytes);
+  const double fits = (room - held - fixed) / (per_image + in_flight * image_bytes);
   fail("batch ", batch_size, " needs about ", gib(need), " of memory (", gib(per_image), " per image in a step), more than the ",
        gib(room), " available (", limit.source, shared, "): the largest batch that fits is about ",
        std::max<int64_t>(0, static_cast<int64_t>(fits)),
