@@ -68,4 +68,12 @@ struct FusionShape {
   float epsilon = 1e-4f;
 };
 
+// NVIDIA's mixup of a batch with itself reversed: sample i (`sample_size` elements) blends
+// with sample batch - 1 - i by a weight lambda_i, and its soft targets over `classes` are the
+// two labels' smoothed one-hots (off = smoothing / classes, on = 1 - smoothing) blended alike.
+struct MixupShape {
+  int64_t batch = 0, sample_size = 0, classes = 0;
+  float smoothing = 0.f;
+};
+
 }  // namespace trainer
