@@ -2,6 +2,8 @@
 // in f32 and bf16.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "op_harness.h"
 #include "reference.h"
 #include "trainer/ops/activation.h"
@@ -12,9 +14,11 @@
 #include "trainer/ops/fusion.h"
 #include "trainer/ops/linear.h"
 #include "trainer/ops/loss.h"
+#include "trainer/ops/mixup.h"
 #include "trainer/ops/pooling.h"
 #include "trainer/ops/reduce.h"
 #include "trainer/ops/shape_ops.h"
+#include "trainer/ops/tensor_math.h"
 #include "trainer/ops/upsample.h"
 
 namespace trainer::testing {
@@ -392,6 +396,69 @@ TEST(Ops, DropConnectDropsWholeSamplesAndKeepsTheExpectation) {
   Context eval;
   eval.rng = &rng;
   EXPECT_EQ(ops::drop_connect(eval, x, 0.2f).data<float>(), x.data<float>());  // inference: x itself
+}
+
+// Mixup (ops/mixup.h): each sample blended with the reversed batch by the spelled-out FMA in f32
+// and rounded once to the images' dtype, the smoothed one-hots blended alike, in every dtype the
+// device computes in: the same bits as this reference. Odd batch (the middle sample blends with
+// itself), lambdas 0 and 1, a pair with one label.
+TEST(Ops, MixupBlendsWithTheReversedBatchAndRoundsOnce) {
+  const Device d = test_device();
+  const int64_t n = 5, per = 12, k = 4;
+  const float smoothing = 0.1f;
+  Philox rng(3, 1);
+  std::vector<float> pixels(n * per);
+  for (float& v : pixels) v = static_cast<float>(rng.uniform(-4, 4));
+  const std::vector<int32_t> y = {2, 0, 3, 0, 1};
+  const std::vector<float> lam = {0.3f, 1.f, 0.625f, 0.f, 0.9f};
+  std::vector<float> targets(n * k, smoothing / static_cast<float>(k));
+  for (int64_t i = 0; i < n; ++i) {
+    float* row = &targets[i * k];
+    row[y[i]] = std::fma(lam[i], 1.f - smoothing, row[y[i]]);
+    row[y[n - 1 - i]] = std::fma(1.f - lam[i], 1.f - smoothing, row[y[n - 1 - i]]);
+  }
+  std::vector<DType> dtypes = {DType::F32, DType::BF16};
+  if (!d.is_cpu()) dtypes.push_back(DType::F16);
+  for (const DType dtype : dtypes) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Tensor images = math::cast(Tensor::from_floats({n, 2, 2, 3}, pixels), dtype);
+    const std::vector<float> x = images.to_floats();
+    std::vector<float> blend(n * per);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t e = 0; e < per; ++e)
+        blend[i * per + e] = std::fma(lam[i], x[i * per + e], (1.f - lam[i]) * x[(n - 1 - i) * per + e]);
+    Context ctx;
+    const ops::MixedBatch out = ops::mixup(ctx, images.to(d), Tensor::from_vector<int32_t>({n}, y).to(d),
+                                           Tensor::from_floats({n}, lam).to(d), k, smoothing);
+    ASSERT_EQ(out.images.dtype(), dtype);
+    ASSERT_EQ(out.images.shape(), images.shape());
+    ASSERT_EQ(out.targets.shape(), (Shape{n, k}));
+    EXPECT_EQ(out.images.device(), d);
+    EXPECT_EQ(out.images.to(Device::cpu()).to_floats(),
+              math::cast(Tensor::from_floats(images.shape(), blend), dtype).to_floats());
+    EXPECT_EQ(out.targets.to(Device::cpu()).to_floats(), targets);
+  }
+}
+
+TEST(Ops, MixupRefusesMismatchedInputs) {
+  const Device d = test_device();
+  Context ctx;
+  const Tensor images = Tensor::zeros({3, 2, 2, 1}, DType::F32).to(d);
+  const Tensor labels = Tensor::zeros({3}, DType::I32).to(d), lambdas = Tensor::zeros({3}, DType::F32).to(d);
+  EXPECT_NO_THROW(ops::mixup(ctx, images, labels, lambdas, 2, 0.1f));
+  EXPECT_THROW(ops::mixup(ctx, images, Tensor::zeros({3}, DType::F32).to(d), lambdas, 2, 0.1f), Error);
+  EXPECT_THROW(ops::mixup(ctx, images, Tensor::zeros({2}, DType::I32).to(d), lambdas, 2, 0.1f), Error);
+  EXPECT_THROW(ops::mixup(ctx, images, labels, Tensor::zeros({4}, DType::F32).to(d), 2, 0.1f), Error);
+  EXPECT_THROW(ops::mixup(ctx, images, labels, lambdas, 0, 0.1f), Error);
+  EXPECT_THROW(ops::mixup(ctx, images, labels, lambdas, 2, 1.f), Error);
+  // A label outside the classes: an Error on the CPU, a NaN target row on CUDA (cuda/mixup.h).
+  if (d.is_cpu()) {
+    EXPECT_THROW(ops::mixup(ctx, images, Tensor::full({3}, 2, DType::I32), lambdas, 2, 0.1f), Error);
+  }
+  Tape tape;
+  Tensor tracked = images.clone();
+  tape.track(tracked);
+  EXPECT_THROW(ops::mixup(ctx, tracked, labels, lambdas, 2, 0.1f), Error);  // it has no gradient to give
 }
 
 // A depthwise-separable convolution (nn/separable_conv.h) is a depthwise 3x3 'SAME' convolution
