@@ -59,25 +59,24 @@ void ClassificationTask::configure(train::TrainerOptions& o) const {
 }
 
 Tensor ClassificationTask::loss(Context& ctx, const train::TrainBatch& train_batch, int64_t step) {
-  const data::Batch& batch = batch_of(train_batch);
+  const DataBatch& batch = data_batch_of(train_batch);
   if (classifier_.mixup_alpha() > 0.f) {
-    // Mixup is input preparation: it blends the host batch before the one copy to the device.
-    Tensor images = batch.images;
-    const Tensor targets = mixup(images, batch.labels, model_.num_classes(), classifier_.label_smoothing(),
-                                 classifier_.mixup_alpha(), run_.seed, step);
-    PendingUpload soft_targets = upload(targets, ctx.device);
-    const Tensor logits = model_.forward(ctx, upload(images, ctx.device).ready());
+    // Mixup is input preparation: the raw batch, copied a step ahead (DataBatch::prefetch), is
+    // blended on its device into new tensors.
+    Tensor images = batch.images_on(ctx.device);
+    const Tensor targets = mixup(ctx, images, batch.labels_on(ctx.device), model_.num_classes(),
+                                 classifier_.label_smoothing(), classifier_.mixup_alpha(), run_.seed, step);
+    const Tensor logits = model_.forward(ctx, images);
     if (ctx.layer_times) ctx.layer_times->enter("loss");
-    Tensor loss = ops::softmax_cross_entropy_soft(ctx, logits, std::move(soft_targets).ready());
+    Tensor loss = ops::softmax_cross_entropy_soft(ctx, logits, targets);
     if (ctx.layer_times) ctx.layer_times->exit("loss", "SoftmaxCrossEntropy");
     return loss;
   }
   // On a GPU the batch's copies were started a step ahead (DataBatch::prefetch).
-  const Tensor logits = model_.forward(ctx, data_batch_of(train_batch).images_on(ctx.device));
+  const Tensor logits = model_.forward(ctx, batch.images_on(ctx.device));
   // Per-layer timing (benchmark.per_layer): the loss is a row of its own.
   if (ctx.layer_times) ctx.layer_times->enter("loss");
-  Tensor loss = ops::softmax_cross_entropy(ctx, logits, data_batch_of(train_batch).labels_on(ctx.device),
-                                           classifier_.label_smoothing());
+  Tensor loss = ops::softmax_cross_entropy(ctx, logits, batch.labels_on(ctx.device), classifier_.label_smoothing());
   if (ctx.layer_times) ctx.layer_times->exit("loss", "SoftmaxCrossEntropy");
   return loss;
 }

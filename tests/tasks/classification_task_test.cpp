@@ -70,7 +70,8 @@ TEST(Mixup, BlendsEachSampleWithTheReversedBatchAndTheTargetsAlike) {
   for (int64_t i = 0; i < n; ++i) pixels.insert(pixels.end(), {float(i + 1), float(-10 * (i + 1))});
   Tensor images = Tensor::from_floats({n, 1, 2, 1}, pixels);
   const std::vector<int32_t> y = {0, 1, 2, 3, 1, 1};
-  const Tensor targets = mixup(images, Tensor::from_vector<int32_t>({n}, y), k, smoothing, 0.4f, 9, 17);
+  Context ctx;
+  const Tensor targets = mixup(ctx, images, Tensor::from_vector<int32_t>({n}, y), k, smoothing, 0.4f, 9, 17);
   const std::vector<float> mixed = images.to_floats(), t = targets.to_floats();
   for (int64_t i = 0; i < n; ++i) {
     const int64_t j = n - 1 - i;
@@ -96,7 +97,8 @@ TEST(Mixup, CoefficientsAreBetaAlphaAlphaAndReplayable) {
   const Tensor labels = Tensor::zeros({n}, DType::I32);
   auto draw = [&](uint64_t seed, int64_t step) {
     Tensor images = Tensor::from_floats({n, 1, 1, 1}, pixels);
-    mixup(images, labels, 2, 0.f, 0.2f, seed, step);
+    Context ctx;
+    mixup(ctx, images, labels, 2, 0.f, 0.2f, seed, step);
     std::vector<double> lam(n / 2);
     const std::vector<float> m = images.to_floats();
     for (int64_t i = 0; i < n / 2; ++i) lam[i] = m[i];  // lam * 1 + (1 - lam) * 0

@@ -1,9 +1,9 @@
 // Whole training steps on device CUDA (the emulated kernels in this build) against the same
-// steps on the CPU: a reduced ResNet-50 v1.5 classifier and a reduced SSD ResNet-FPN train 3
-// steps from the same initial weights on the same batches; losses, gradients, weights and
-// batchnorm statistics must agree within the tolerances below. Also holds a step to its
-// host<->device copy budget (every copy is an explicit Tensor::to / copy_from / upload), and
-// Trainer::run to copying each batch during the step before it (prefetch).
+// steps on the CPU: a reduced ResNet-50 v1.5 classifier (with and without mixup) and a reduced
+// SSD ResNet-FPN train 3 steps from the same initial weights on the same batches; losses,
+// gradients, weights and batchnorm statistics must agree within the tolerances below. Also holds
+// a step to its host<->device copy budget (every copy is an explicit Tensor::to / copy_from /
+// upload), and Trainer::run to copying each batch during the step before it (prefetch).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -154,6 +154,25 @@ TEST(CudaStep, ReducedResnet50MatchesTheCpuFor3Steps) {
     // upstream gradient the cross-entropy backward scales by, the finite flag + gradient norm.
     // Step 1 also uploads the optimizer's momentum and segment table.
     EXPECT_EQ(gpu.copies[s].host_to_device, s == 0 ? 5 : 3);
+    EXPECT_EQ(gpu.copies[s].device_to_host, 3);
+  }
+}
+
+// NVIDIA's mixup (model.classifier.mixup_alpha): the raw batch goes up and is blended on the
+// device (ops/mixup.h) from the same host Beta draws as on the CPU, whose blend it matches bit for
+// bit (tests/kernels/cuda/mixup_test.cpp), so the runs differ only as the plain ones do.
+TEST(CudaStep, ReducedResnet50WithMixupMatchesTheCpuFor3Steps) {
+  auto c = reduced_resnet();
+  c.mutable_model()->mutable_classifier()->set_mixup_alpha(0.2f);
+  const TrainingRun cpu = train(c, Device::cpu(), 3, 4);
+  const TrainingRun gpu = train(c, Device::cuda(), 3, 4);
+  expect_same_training(gpu, cpu, {2e-4, 3e-3, 2e-5});
+  for (size_t s = 0; s < cpu.copies.size(); ++s) {
+    SCOPED_TRACE("step " + std::to_string(s + 1));
+    EXPECT_EQ(cpu.copies[s].host_to_device + cpu.copies[s].device_to_host, 0);
+    // Up: images, labels, the N mixup weights, the loss-scale seed (step 1 also the optimizer's
+    // momentum and segment table). Down: as without mixup.
+    EXPECT_EQ(gpu.copies[s].host_to_device, s == 0 ? 6 : 4);
     EXPECT_EQ(gpu.copies[s].device_to_host, 3);
   }
 }
