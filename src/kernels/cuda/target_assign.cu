@@ -14,9 +14,10 @@
 //     boxes (and their best anchors) are staged through shared memory 256 at a time and read as
 //     broadcasts; each thread keeps its anchor's first best row, the lowest row that forces it,
 //     applies the thresholds, then writes weights, matches and the encoded box (128-bit stores).
-//     The class targets, [256, K + 1] contiguous floats per tile, are written by the whole
-//     block from a shared label-slot table, so those stores (the bulk of the output: 91 floats
-//     per anchor for COCO) are coalesced. Positives are counted with __syncthreads_count and
+//     The class targets, [256, slots] contiguous floats per tile (K + 1 slots with the
+//     background slot, K without), are written by the whole block from a shared label-slot
+//     table, so those stores (the bulk of the output: 91 floats per anchor for COCO) are
+//     coalesced. Positives are counted with __syncthreads_count and
 //     one integer atomic per block (exact, so deterministic).
 // Crowd boxes are skipped in both passes instead of compacted: skipping keeps the remaining
 // rows in order, so first-index ties and lowest-row force matches pick the same boxes as the
@@ -180,6 +181,7 @@ struct AssignProblem {
   const int64_t* offsets;
   const int32_t* row_best;  // [total] or null (no force match)
   int32_t num_classes;
+  int32_t first_slot_label;  // the label whose class slot is 0: 0 with the background slot, else 1
   ArgmaxMatcherOptions matcher;
   boxmath::CoderFactors coder;
   float negative_class_weight;
@@ -233,7 +235,7 @@ __global__ void __launch_bounds__(kThreads) assign_kernel(AssignProblem p) {
     if (positive) {
       const int64_t g = r_begin + m;
       const int32_t label = p.labels[g];
-      if (label >= 1 && label <= p.num_classes) slot = label;
+      if (label >= 1 && label <= p.num_classes) slot = label - p.first_slot_label;
       const boxmath::Code code = boxmath::encode(boxmath::load_box<false>(p.gt_boxes, g), anchor, p.coder);
       ty = code.ty, tx = code.tx, th = code.th, tw = code.tw;
     }
@@ -247,8 +249,8 @@ __global__ void __launch_bounds__(kThreads) assign_kernel(AssignProblem p) {
   if (tid == 0 && positives > 0 && p.out.num_positives)
     atomicAdd(reinterpret_cast<unsigned long long*>(p.out.num_positives), static_cast<unsigned long long>(positives));
 
-  // Class targets of the tile: [tile, K + 1] contiguous floats, written by the whole block.
-  const int64_t slots = p.num_classes + 1;
+  // Class targets of the tile: [tile, slots] contiguous floats, written by the whole block.
+  const int64_t slots = p.num_classes + 1 - p.first_slot_label;
   const int64_t tile = A - tile_begin < kThreads ? A - tile_begin : kThreads;
   float* cls = p.out.cls_targets + (static_cast<int64_t>(image) * A + tile_begin) * slots;
   for (int64_t e = tid; e < tile * slots; e += blockDim.x) {
@@ -257,20 +259,11 @@ __global__ void __launch_bounds__(kThreads) assign_kernel(AssignProblem p) {
   }
 }
 
-void check_options(const ArgmaxMatcherOptions& o) {
-  if (o.ignore_thresholds) return;
-  TRAINER_CHECK(o.unmatched_threshold <= o.matched_threshold, "argmax matcher: unmatched_threshold ",
-                o.unmatched_threshold, " is greater than matched_threshold ", o.matched_threshold);
-  TRAINER_CHECK(o.negatives_lower_than_unmatched || o.unmatched_threshold != o.matched_threshold,
-                "argmax matcher: with negatives between the thresholds (negatives_lower_than_unmatched: false) ",
-                "matched_threshold and unmatched_threshold cannot both be ", o.matched_threshold);
-}
-
 }  // namespace
 
 void argmax_match(const float* similarity, int64_t num_rows, int64_t num_cols, const ArgmaxMatcherOptions& o,
                   const uint8_t* valid_rows, int32_t* matches, Stream stream) {
-  check_options(o);
+  validate(o);
   TRAINER_CHECK(num_rows >= 0 && num_cols >= 0 && num_rows < (int64_t{1} << 31) && num_cols < (int64_t{1} << 31),
                 "cuda::argmax_match: bad sizes ", num_rows, " x ", num_cols);
   if (num_cols == 0) return;
@@ -285,7 +278,7 @@ void argmax_match(const float* similarity, int64_t num_rows, int64_t num_cols, c
 void assign_targets_batch(const float* anchors, int64_t num_anchors, const BatchGroundTruth& gt,
                           int64_t num_classes, const TargetAssignerOptions& o, const BatchTargetsOut& out,
                           Stream stream) {
-  check_options(o.matcher);
+  validate(o.matcher);
   TRAINER_CHECK(num_classes >= 1 && num_classes < (int64_t{1} << 30), "cuda::assign_targets_batch: num_classes ",
                 num_classes, " must be >= 1");
   TRAINER_CHECK(gt.images >= 0 && gt.images < 65536, "cuda::assign_targets_batch: ", gt.images,
@@ -321,6 +314,7 @@ void assign_targets_batch(const float* anchors, int64_t num_anchors, const Batch
                         gt.offsets,
                         force ? row_best.as<const int32_t>() : nullptr,
                         static_cast<int32_t>(num_classes),
+                        o.background_slot ? 0 : 1,
                         o.matcher,
                         boxmath::coder_factors(o.box_coder),
                         o.negative_class_weight,

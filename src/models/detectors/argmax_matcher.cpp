@@ -3,18 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "trainer/core/error.h"
-
 namespace trainer::models {
-
-void validate(const ArgmaxMatcherOptions& o) {
-  if (o.ignore_thresholds) return;
-  TRAINER_CHECK(o.unmatched_threshold <= o.matched_threshold, "argmax matcher: unmatched_threshold ",
-                o.unmatched_threshold, " is greater than matched_threshold ", o.matched_threshold);
-  TRAINER_CHECK(o.negatives_lower_than_unmatched || o.unmatched_threshold != o.matched_threshold,
-                "argmax matcher: with negatives between the thresholds (negatives_lower_than_unmatched: false) ",
-                "matched_threshold and unmatched_threshold cannot both be ", o.matched_threshold);
-}
 
 void argmax_match(const float* sim, int64_t rows, int64_t cols, const ArgmaxMatcherOptions& o,
                   const uint8_t* valid_rows, int32_t* matches) {

@@ -4,7 +4,8 @@
 // boxes (also first and alone), images without boxes, duplicate boxes (first-row ties),
 // boxes equal to anchors, two boxes forcing the same anchor (lowest row wins), a box that
 // overlaps no anchor (forces anchor 0), a zero-area box, an image with more boxes than one
-// shared-memory chunk; every matcher option combination.
+// shared-memory chunk; every matcher option combination; class targets with and without the
+// background slot.
 // Matches, class targets and weights must be identical; regression targets up to the GPU's
 // logf (exact in the emulator).
 #include "trainer/kernels/cuda/target_assign.h"
@@ -96,18 +97,6 @@ std::vector<Image> ssd_like_batch(const std::vector<float>& anchors, int64_t k, 
   return batch;
 }
 
-models::TargetAssignerOptions to_models(const TargetAssignerOptions& o) {
-  models::TargetAssignerOptions m;
-  m.matcher.ignore_thresholds = o.matcher.ignore_thresholds;
-  m.matcher.matched_threshold = o.matcher.matched_threshold;
-  m.matcher.unmatched_threshold = o.matcher.unmatched_threshold;
-  m.matcher.negatives_lower_than_unmatched = o.matcher.negatives_lower_than_unmatched;
-  m.matcher.force_match_for_each_row = o.matcher.force_match_for_each_row;
-  m.box_coder = o.box_coder;
-  m.negative_class_weight = o.negative_class_weight;
-  return m;
-}
-
 std::vector<TargetAssignerOptions> option_variants() {
   std::vector<TargetAssignerOptions> v(1);  // SSD320: 0.5 / 0.5, negatives below, force
   TargetAssignerOptions o;
@@ -125,6 +114,11 @@ std::vector<TargetAssignerOptions> option_variants() {
   o.matcher.ignore_thresholds = true;  // every anchor matched to its best box
   o.box_coder = {0, 0, 0, 0};
   v.push_back(o);
+  o = {};
+  o.background_slot = false;  // EfficientDet: label l in slot l - 1 of num_classes slots
+  v.push_back(o);
+  o.matcher.unmatched_threshold = 0.4f;
+  v.push_back(o);
   return v;
 }
 
@@ -140,15 +134,16 @@ TEST(CudaTargetAssign, BatchMatchesTheCpu) {
       const int64_t a = static_cast<int64_t>(anchors.size()) / 4, k = 5;
       SCOPED_TRACE("anchors " + std::to_string(a) + " unmatched " + std::to_string(o.matcher.unmatched_threshold) +
                    " force " + std::to_string(o.matcher.force_match_for_each_row) + " ignore_thresholds " +
-                   std::to_string(o.matcher.ignore_thresholds));
+                   std::to_string(o.matcher.ignore_thresholds) + " background_slot " +
+                   std::to_string(o.background_slot));
       const std::vector<Image> batch = ssd_like_batch(anchors, k, seed);
-      const int64_t n = static_cast<int64_t>(batch.size());
+      const int64_t n = static_cast<int64_t>(batch.size()), slots = k + (o.background_slot ? 1 : 0);
       // CPU reference.
       std::vector<models::ImageGroundTruth> views;
       for (const Image& im : batch)
         views.push_back({im.boxes.data(), im.labels.data(), im.crowd.data(), static_cast<int64_t>(im.labels.size())});
       const models::BatchTargets want =
-          models::assign_targets_batch(Tensor::from_floats({a, 4}, anchors), views, k, to_models(o));
+          models::assign_targets_batch(Tensor::from_floats({a, 4}, anchors), views, k, o);
       // Packed device ground truth.
       std::vector<float> boxes;
       std::vector<int32_t> labels;
@@ -161,13 +156,13 @@ TEST(CudaTargetAssign, BatchMatchesTheCpu) {
         offsets.push_back(static_cast<int64_t>(labels.size()));
       }
       const int64_t total = offsets.back();
-      DeviceArray<float> d_anchors(anchors), d_boxes(boxes), cls_targets(n * a * (k + 1)), cls_weights(n * a),
+      DeviceArray<float> d_anchors(anchors), d_boxes(boxes), cls_targets(n * a * slots), cls_weights(n * a),
           reg_targets(n * a * 4), reg_weights(n * a);
       DeviceArray<int32_t> d_labels(labels), matches(n * a), invalid(1);
       DeviceArray<uint8_t> d_crowd(crowd);
       DeviceArray<int64_t> d_offsets(offsets), positives(1);
       // Poison the outputs: every element must be written.
-      cls_targets.upload(std::vector<float>(n * a * (k + 1), -7.f));
+      cls_targets.upload(std::vector<float>(n * a * slots, -7.f));
       reg_targets.upload(std::vector<float>(n * a * 4, -7.f));
       assign_targets_batch(d_anchors.get(), a, {d_boxes.get(), d_labels.get(), d_crowd.get(), d_offsets.get(), n, total},
                            k, o,
@@ -283,8 +278,7 @@ TEST(CudaArgmaxMatch, MatchesTheCpuWithTiesAndValidRows) {
         std::vector<uint8_t> valid(std::max<int64_t>(1, s.rows));
         for (auto& v : valid) v = coin(rng) != 0;
         std::vector<int32_t> want(s.cols);
-        const models::TargetAssignerOptions m = to_models(o);
-        models::argmax_match(sim.data(), s.rows, s.cols, m.matcher, with_valid ? valid.data() : nullptr, want.data());
+        models::argmax_match(sim.data(), s.rows, s.cols, o.matcher, with_valid ? valid.data() : nullptr, want.data());
         std::vector<float> padded = sim;
         if (padded.empty()) padded.push_back(0.f);  // a valid allocation for rows = 0
         DeviceArray<float> d_sim(padded);

@@ -2,38 +2,18 @@
 // (models/detectors/argmax_matcher.h) and models::assign_targets_batch
 // (models/detectors/target_assigner.h), with the same results, on device memory.
 //
-// The option structs mirror models::ArgmaxMatcherOptions and models::TargetAssignerOptions
-// field for field (the kernels layer cannot include models headers; they are meant to move to
-// one backend-neutral header with the other shape structs). Pointers are device memory unless
-// said otherwise. Asynchronous on `stream`; scratch from the caching allocator (runtime.h).
+// The options (ArgmaxMatcherOptions, TargetAssignerOptions) and the match codes (kUnmatched,
+// kIgnored) are kernels/target_assign_options.h's, the same the CPU code takes. Pointers are
+// device memory unless said otherwise. Asynchronous on `stream`; scratch from the caching
+// allocator (runtime.h).
 #pragma once
 
 #include <cstdint>
 
-#include "trainer/kernels/cpu/box_ops.h"  // BoxCoderScales
 #include "trainer/kernels/cuda/stream.h"
+#include "trainer/kernels/target_assign_options.h"
 
 namespace trainer::cuda {
-
-// Match results per anchor (models::kUnmatched, models::kIgnored).
-constexpr int32_t kUnmatched = -1;
-constexpr int32_t kIgnored = -2;
-
-// models::ArgmaxMatcherOptions.
-struct ArgmaxMatcherOptions {
-  bool ignore_thresholds = false;
-  float matched_threshold = 0.5f;
-  float unmatched_threshold = 0.5f;
-  bool negatives_lower_than_unmatched = true;
-  bool force_match_for_each_row = true;
-};
-
-// models::TargetAssignerOptions.
-struct TargetAssignerOptions {
-  ArgmaxMatcherOptions matcher;
-  cpu::BoxCoderScales box_coder;
-  float negative_class_weight = 1.0f;
-};
 
 // models::argmax_match on a device similarity matrix: [num_rows, num_cols] f32 (rows = ground
 // truth, columns = anchors); valid_rows: [num_rows] or null (all valid); matches: [num_cols].
@@ -56,21 +36,23 @@ struct BatchGroundTruth {
 
 // Where the targets go: models::BatchTargets' tensors, every element written.
 struct BatchTargetsOut {
-  float* cls_targets = nullptr;     // [images, A, num_classes + 1]
+  float* cls_targets = nullptr;     // [images, A, slots]: num_classes + 1 with the background slot, else num_classes
   float* cls_weights = nullptr;     // [images, A]
   float* reg_targets = nullptr;     // [images, A, 4]
   float* reg_weights = nullptr;     // [images, A]
   int32_t* matches = nullptr;       // [images, A] or null: row within the image, kUnmatched, kIgnored
   int64_t* num_positives = nullptr; // [1] or null: anchors matched over the batch (BatchTargets::num_positives)
   // [1] or null: ground-truth rows whose label is outside 1..num_classes. The CPU version throws
-  // for them; here such a positive gets no class slot (its class row stays all zero) and the
-  // caller checks this count where it reads num_positives back.
+  // for them; here such a positive gets no class slot (its class row stays all zero). For
+  // ground truth that is on the device already; models::assign_targets_batch checks host labels
+  // before it uploads them instead.
   int32_t* invalid_labels = nullptr;
 };
 
 // models::assign_targets_batch on the device: per image, crowd boxes dropped, IoU of the
-// remaining boxes against the anchors, the argmax matcher, class targets (background slot 0
-// always 0, one-hot at the label for positives), class weights (1 / negative_class_weight / 0
+// remaining boxes against the anchors, the argmax matcher, class targets (one-hot at the
+// label's slot for positives: slot label with options.background_slot, whose slot 0 stays 0,
+// else slot label - 1), class weights (1 / negative_class_weight / 0
 // for positive / unmatched / ignored), Faster R-CNN-encoded regression targets with weight 1
 // for positives, zeros elsewhere. Matching decisions and class targets equal the CPU's exactly;
 // regression targets up to the GPU's logf (1-2 ulp; exact in the emulated build).

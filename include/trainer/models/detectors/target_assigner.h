@@ -8,19 +8,12 @@
 #include <vector>
 
 #include "trainer/core/tensor.h"
-#include "trainer/kernels/cpu/box_ops.h"
+#include "trainer/kernels/cuda/stream.h"
 #include "trainer/models/detectors/argmax_matcher.h"
 
 namespace trainer::models {
 
-struct TargetAssignerOptions {
-  ArgmaxMatcherOptions matcher;    // SSD320: 0.5 / 0.5, negatives below, force match each row
-  cpu::BoxCoderScales box_coder;   // SSD320: 10, 10, 5, 5
-  float negative_class_weight = 1.0f;  // classification weight of unmatched anchors
-  // add_background_class: class targets have a background slot 0 (always 0 here), so label l is
-  // slot l; without it (EfficientDet's config) there are num_classes slots and label l is slot l - 1.
-  bool background_slot = true;
-};
+using trainer::TargetAssignerOptions;  // kernels/target_assign_options.h, shared with CUDA
 
 // One image's ground truth (a view; the caller owns the memory).
 struct ImageGroundTruth {
@@ -65,9 +58,17 @@ struct BatchTargets {
   int64_t num_positives = 0;  // over the batch: sum(reg_weights), the loss normaliser before max(., 1)
 };
 
-// assign_targets for every image of a batch (images in parallel).
+// assign_targets for every image of a batch, on the anchors' device; the targets' tensors are
+// on that device too. The ground truth is host memory (the views).
+// - CPU anchors: assign_targets per image, images in parallel.
+// - CUDA anchors: the CUDA kernels (kernels/cuda/target_assign.h) on `stream`, with the same
+//   results (regression targets up to the GPU's logf). The labels are checked on the host first
+//   (the same error as the CPU's); the ground truth then goes up packed in one buffer, one
+//   host-to-device copy, and num_positives comes back in one small device-to-host copy, which
+//   waits for the work queued before it (the forward pass, when the loss calls this).
 // anchors: F32 [A, 4]
 BatchTargets assign_targets_batch(const Tensor& anchors, const std::vector<ImageGroundTruth>& images,
-                                  int64_t num_classes, const TargetAssignerOptions& options);
+                                  int64_t num_classes, const TargetAssignerOptions& options,
+                                  cuda::Stream stream = nullptr);
 
 }  // namespace trainer::models
