@@ -27,7 +27,8 @@ namespace fs = std::filesystem;
 
 DetectionTask::DetectionTask(const config::TrainEvalPipelineConfig& config, const RunContext& run)
     : config_(config), ssd_(config_.model().ssd()), run_(run), model_(ssd_model_config(ssd_), run.seed),
-      assigner_(ssd_target_assigner_options(ssd_)), loss_options_(ssd_loss_options(ssd_)),
+      anchors_on_device_(model_.anchors().to(run.device)), assigner_(ssd_target_assigner_options(ssd_)),
+      loss_options_(ssd_loss_options(ssd_)),
       postprocess_(ssd_postprocess_options(ssd_)) {
   models::validate(assigner_.matcher);
   // Class names for predict and the evaluator's categories: the eval reader's label map, else
@@ -62,8 +63,9 @@ Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, i
   // rank's share of the batch draw as they would have.
   Philox rng(run_.seed, mix_stream({0x64726f70ull, static_cast<uint64_t>(step), static_cast<uint64_t>(run_.rank)}));
   ctx.rng = &rng;
-  // On a GPU the forward pass is only queued here: the host assigns the targets while it runs,
-  // and their upload overlaps it too (core/device_upload.h).
+  // On a GPU the forward pass is only queued here (its input copied a step ahead,
+  // DataBatch::prefetch); the targets are assigned on the device after it, from the ground truth
+  // uploaded in one copy (models/detectors/target_assigner.h).
   const models::SsdDetector::Output out = model_.forward(ctx, data_batch_of(train_batch).images_on(ctx.device));
   ctx.rng = nullptr;  // rng dies with this call
   // Per-layer timing (benchmark.per_layer): the loss, target assignment included, is a row of its own.
@@ -84,9 +86,8 @@ Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, i
     }
     gt[i] = {boxes[i].data(), labels[i].data(), crowd[i].data(), static_cast<int64_t>(labels[i].size())};
   }
-  models::BatchTargets targets = models::assign_targets_batch(model_.anchors(), gt, ssd_.num_classes(), assigner_);
-  for (Tensor* t : {&targets.cls_targets, &targets.cls_weights, &targets.reg_targets, &targets.reg_weights})
-    *t = upload(*t, ctx.device).ready();
+  const models::BatchTargets targets =
+      models::assign_targets_batch(anchors_on_device_, gt, ssd_.num_classes(), assigner_, ctx.stream);
   const models::SsdLoss l = models::ssd_loss(ctx, out.class_logits, out.box_codes, targets, loss_options_);
   last_classification_ = l.classification;
   last_localization_ = l.localization;

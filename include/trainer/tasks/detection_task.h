@@ -56,6 +56,7 @@ class DetectionTask final : public Task {
   const config::Ssd& ssd_;
   RunContext run_;
   models::SsdDetector model_;
+  Tensor anchors_on_device_;  // model_.anchors() on run.device, uploaded once: target assignment reads them
   models::TargetAssignerOptions assigner_;
   models::SsdLossOptions loss_options_;
   models::PostprocessOptions postprocess_;
