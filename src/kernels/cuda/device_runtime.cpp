@@ -57,7 +57,8 @@ class CachingDeviceAllocator final : public CachingAllocator {
 // being refilled, however many slots there are; their number only decides whether that wait
 // stalls the host. In flight at once are a step's uploads and the next batch's, which the
 // training loop starts once the step has queued its loss (Trainer::run): a classification step
-// makes 2 (images, labels), a detection step 5 (images, four target tensors), so with 16 slots
+// makes 2 (images, labels; 3 with mixup's weights), a detection step 2 (images, the packed
+// ground truth; the targets are assigned on the device), so with 16 slots
 // the one refilled was last used two or more steps before, and its copy has long finished.
 class UploadStream {
  public:
