@@ -173,8 +173,7 @@ std::vector<std::vector<models::DetectedBox>> DetectionTask::detect(Context& ctx
   // TF clips to the true image (the padded input's top-left part) before keeping the best boxes.
   std::vector<std::array<float, 4>> windows;
   for (const data::ImageAnnotations& row : rows) windows.push_back(true_image_window(row));
-  return models::postprocess_batch(out.class_logits.to(Device::cpu()), out.box_codes.to(Device::cpu()),
-                                   model_.anchors(), postprocess_, windows);
+  return models::postprocess_batch(ctx, out.class_logits, out.box_codes, anchors_on_device_, postprocess_, windows);
 }
 
 void DetectionTask::infer(Context& ctx, const data::Batch& batch) const {

@@ -56,7 +56,8 @@ class DetectionTask final : public Task {
   const config::Ssd& ssd_;
   RunContext run_;
   models::SsdDetector model_;
-  Tensor anchors_on_device_;  // model_.anchors() on run.device, uploaded once: target assignment reads them
+  // model_.anchors() on run.device, uploaded once: target assignment and post-processing read them
+  Tensor anchors_on_device_;
   models::TargetAssignerOptions assigner_;
   models::SsdLossOptions loss_options_;
   models::PostprocessOptions postprocess_;

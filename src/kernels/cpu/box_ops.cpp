@@ -198,6 +198,11 @@ void decode_boxes(const float* codes, const float* anchors, int64_t n, const Box
   });
 }
 
+void decode_boxes_batch(const float* codes, const float* anchors, int64_t images, int64_t a, const BoxCoderScales& s,
+                        float* boxes) {
+  for (int64_t n = 0; n < images; ++n) decode_boxes(codes + n * a * 4, anchors, a, s, boxes + n * a * 4);
+}
+
 float nms_iou(const float* a, const float* b) { return nms_iou(nms_box(a), nms_box(b)); }
 
 std::vector<int64_t> non_max_suppression(const float* boxes, const float* scores, int64_t n, float iou_threshold,
@@ -263,6 +268,24 @@ std::vector<Detection> multiclass_nms(const float* boxes, const float* scores, i
   if (o.max_total_size > 0 && static_cast<int64_t>(all.size()) > o.max_total_size)
     all.resize(static_cast<size_t>(o.max_total_size));
   return all;
+}
+
+void multiclass_nms(const float* boxes, const float* scores, int64_t images, int64_t a, int64_t k,
+                    const MulticlassNmsOptions& options, const float* clip_windows, const NmsDetections& out) {
+  const int64_t capacity = multiclass_nms_capacity(a, k, options);
+  for (int64_t n = 0; n < images; ++n) {
+    MulticlassNmsOptions image = options;
+    if (clip_windows) std::copy(clip_windows + 4 * n, clip_windows + 4 * n + 4, image.clip_window);
+    const std::vector<Detection> found = multiclass_nms(boxes + n * a * 4, scores + n * a * k, a, k, image);
+    out.counts[n] = static_cast<int32_t>(found.size());
+    for (int64_t d = 0; d < capacity; ++d) {
+      const int64_t o = n * capacity + d;
+      const bool valid = d < static_cast<int64_t>(found.size());
+      for (int c = 0; c < 4; ++c) out.boxes[4 * o + c] = valid ? found[d].box[c] : 0.f;
+      out.scores[o] = valid ? found[d].score : 0.f;
+      out.classes[o] = valid ? static_cast<int32_t>(found[d].class_index) : -1;
+    }
+  }
 }
 
 }  // namespace trainer::cpu

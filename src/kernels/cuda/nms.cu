@@ -25,7 +25,8 @@
 //  2. merge_kernel, one block per image: the kept detections of all classes are keyed by
 //     (score, class * per_class + selection position), so walking them in descending key order
 //     is the CPU's stable sort by score with ties in class order, then selection order. Boxes
-//     that the clip leaves without area get no key (dropped before the limit, as on the CPU);
+//     that the clip (to the image's own window, or one for all) leaves without area get no key
+//     (dropped before the limit, as on the CPU);
 //     the walk stops after max_total_size and writes boxes (clipped), scores and classes.
 // Everything is integer or exact float comparisons on the inputs, so the result is the CPU's
 // bit for bit, independent of thread scheduling.
@@ -153,7 +154,9 @@ __global__ void __launch_bounds__(kSelectThreads) class_nms_kernel(NmsProblem p)
 struct MergeProblem {
   NmsProblem nms;
   bool clip;
-  float window[4];  // [ymin, xmin, ymax, xmax]
+  float window[4];             // [ymin, xmin, ymax, xmax] for every image, unless
+  const float* image_windows;  // [images, 4]: one per image
+
   int limit;        // detections per image: the output capacity
   NmsDetections out;
 };
@@ -175,6 +178,7 @@ __global__ void __launch_bounds__(kSelectThreads) merge_kernel(MergeProblem m) {
   const int32_t* kept = p.kept + static_cast<int64_t>(image) * p.k * p.per_class;
   const int32_t* kept_count = p.kept_count + static_cast<int64_t>(image) * p.k;
   const int64_t slots = static_cast<int64_t>(p.k) * p.per_class;
+  const float* window = m.image_windows ? m.image_windows + 4 * image : m.window;
 
   // Slot i = (class c, selection position j); its rank i orders equal scores.
   auto key = [&](int64_t i) -> Key {
@@ -182,7 +186,7 @@ __global__ void __launch_bounds__(kSelectThreads) merge_kernel(MergeProblem m) {
     if (j >= kept_count[c]) return 0;
     const int32_t anchor = kept[i];
     if (m.clip) {
-      const boxmath::Box b = clip_box(boxmath::load_box<kVec>(boxes, anchor), m.window);
+      const boxmath::Box b = clip_box(boxmath::load_box<kVec>(boxes, anchor), window);
       if (!((b.y1 - b.y0) * (b.x1 - b.x0) > 0.f)) return 0;  // no area left: dropped
     }
     return blockselect::score_key(p.score(image, anchor, c), static_cast<uint32_t>(i));
@@ -199,7 +203,7 @@ __global__ void __launch_bounds__(kSelectThreads) merge_kernel(MergeProblem m) {
       const int c = static_cast<int>(i / p.per_class);
       const int32_t anchor = kept[i];
       boxmath::Box b = boxmath::load_box<kVec>(boxes, anchor);
-      if (m.clip) b = clip_box(b, m.window);
+      if (m.clip) b = clip_box(b, window);
       const int64_t o = out_base + written + tid;
       boxmath::store4<false>(m.out.boxes, o, b.y0, b.x0, b.y1, b.x1);
       m.out.scores[o] = p.score(image, anchor, c);
@@ -220,20 +224,17 @@ __global__ void __launch_bounds__(kSelectThreads) merge_kernel(MergeProblem m) {
 
 }  // namespace
 
-int64_t multiclass_nms_capacity(int64_t a, int64_t k, const cpu::MulticlassNmsOptions& o) {
-  const int64_t per_class = std::max<int64_t>(0, std::min(o.max_size_per_class, a));
-  const int64_t all = k * per_class;
-  return o.max_total_size > 0 ? std::min(o.max_total_size, all) : all;
-}
-
 void multiclass_nms(const float* boxes, const float* scores, int64_t images, int64_t a, int64_t k,
-                    const cpu::MulticlassNmsOptions& o, const NmsDetections& out, Stream stream) {
+                    const cpu::MulticlassNmsOptions& o, const float* clip_windows, const NmsDetections& out,
+                    Stream stream) {
   TRAINER_CHECK(images >= 0 && a >= 0 && k >= 0, "cuda::multiclass_nms: bad sizes ", images, " x ", a, " x ", k);
+  TRAINER_CHECK(!(o.soft_nms_sigma > 0.f), "cuda::multiclass_nms: soft-NMS (soft_nms_sigma ", o.soft_nms_sigma,
+                ") has no CUDA kernel; only greedy NMS runs on the device");
   TRAINER_CHECK(images < 65536, "cuda::multiclass_nms: ", images, " images in one call (at most 65535)");
   const int64_t per_class = std::max<int64_t>(0, std::min(o.max_size_per_class, a));
   TRAINER_CHECK(a < (int64_t{1} << 31) - 1 && k * per_class < (int64_t{1} << 31) - 1, "cuda::multiclass_nms: ", a,
                 " boxes x ", k, " classes are too many");
-  const int64_t capacity = multiclass_nms_capacity(a, k, o);
+  const int64_t capacity = cpu::multiclass_nms_capacity(a, k, o);
   if (images == 0) return;
   if (capacity == 0) {  // nothing can be kept: every image has no detections
     TRAINER_CUDA_CHECK(cudaMemsetAsync(out.counts, 0, sizeof(int32_t) * images, stream));
@@ -246,8 +247,12 @@ void multiclass_nms(const float* boxes, const float* scores, int64_t images, int
   TRAINER_CUDA_CHECK(cudaemu::launch(vec ? class_nms_kernel<true> : class_nms_kernel<false>,
                                      dim3(static_cast<unsigned>(k), static_cast<unsigned>(images)),
                                      dim3(kSelectThreads), 0, stream, p));
-  MergeProblem m{p, o.clip, {o.clip_window[0], o.clip_window[1], o.clip_window[2], o.clip_window[3]},
-                 static_cast<int>(capacity), out};
+  MergeProblem m{p,
+                 o.clip,
+                 {o.clip_window[0], o.clip_window[1], o.clip_window[2], o.clip_window[3]},
+                 clip_windows,
+                 static_cast<int>(capacity),
+                 out};
   TRAINER_CUDA_CHECK(cudaemu::launch(vec ? merge_kernel<true> : merge_kernel<false>,
                                      dim3(static_cast<unsigned>(images)), dim3(kSelectThreads), 0, stream, m));
 }

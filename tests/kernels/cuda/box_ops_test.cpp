@@ -127,8 +127,7 @@ TEST(CudaBoxOps, DecodeBatchSharesTheAnchors) {
   const std::vector<float> anchors = random_boxes(a, 21);
   std::vector<float> codes = testing::random_values<float>(images * a * 4, 0.f, 1.f, 22);
   std::vector<float> want(images * a * 4);
-  for (int64_t i = 0; i < images; ++i)
-    cpu::decode_boxes(&codes[i * a * 4], anchors.data(), a, cpu::BoxCoderScales{}, &want[i * a * 4]);
+  cpu::decode_boxes_batch(codes.data(), anchors.data(), images, a, cpu::BoxCoderScales{}, want.data());
   DeviceArray<float> d_codes(codes), d_anchors(anchors), d_boxes(images * a * 4);
   decode_boxes_batch(d_codes.get(), d_anchors.get(), images, a, cpu::BoxCoderScales{}, d_boxes.get(), nullptr);
   EXPECT_TRUE(all_close(d_boxes.download(), want, 1e-6, 1e-6));  // expf as above

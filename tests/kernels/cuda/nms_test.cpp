@@ -7,12 +7,14 @@
 // rounds (max_size_per_class and max_total_size above 256, or 0 for "keep all").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
 
 #include "device_test_util.h"
+#include "trainer/core/error.h"
 #include "trainer/kernels/cuda/box_ops.h"
 
 namespace trainer::cuda {
@@ -73,7 +75,7 @@ void check_batch(const std::vector<float>& boxes, const std::vector<float>& scor
     DeviceArray<float> out_boxes(std::max<int64_t>(1, images * capacity * 4)),
         out_scores(std::max<int64_t>(1, images * capacity));
     DeviceArray<int32_t> out_classes(std::max<int64_t>(1, images * capacity)), counts(images);
-    multiclass_nms(d_boxes.get(), d_scores.get(), images, a, k, o,
+    multiclass_nms(d_boxes.get(), d_scores.get(), images, a, k, o, nullptr,
                    {out_boxes.get(), out_scores.get(), out_classes.get(), counts.get()}, nullptr);
     const std::vector<float> got_boxes = out_boxes.download(), got_scores = out_scores.download();
     const std::vector<int32_t> got_classes = out_classes.download(), got_counts = counts.download();
@@ -194,6 +196,73 @@ TEST(CudaNms, Ssd320SizedImage) {
   cpu::MulticlassNmsOptions o;
   o.clip = true;
   check_batch(boxes, scores, 1, a, k, o, "ssd320 size");
+}
+
+TEST(CudaNms, EachImageInItsOwnClipWindow) {
+  // EfficientDet pads its inputs, so each image is clipped to where its picture is. The CUDA
+  // batch against the CPU's batched multiclass_nms (the same layout), and that against
+  // cpu::multiclass_nms image by image with the image's window.
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> extent(0.3f, 1.f);
+  const int64_t images = 4, a = 300, k = 3;
+  std::vector<float> boxes, scores, windows;
+  for (int64_t n = 0; n < images; ++n) {
+    const std::vector<float> b = cluster_boxes(rng, a), s = grid_scores(rng, a, k, 0.f);
+    boxes.insert(boxes.end(), b.begin(), b.end());
+    scores.insert(scores.end(), s.begin(), s.end());
+    windows.insert(windows.end(), {0.f, 0.f, n == 0 ? 1.f : extent(rng), n == 0 ? 1.f : extent(rng)});
+  }
+  cpu::MulticlassNmsOptions o;
+  o.score_threshold = 0.f;
+  o.iou_threshold = 0.5f;
+  o.max_size_per_class = 40;
+  o.max_total_size = 70;
+  o.clip = true;
+  const int64_t capacity = cpu::multiclass_nms_capacity(a, k, o);
+  std::vector<float> want_boxes(images * capacity * 4), want_scores(images * capacity);
+  std::vector<int32_t> want_classes(images * capacity), want_counts(images);
+  cpu::multiclass_nms(boxes.data(), scores.data(), images, a, k, o, windows.data(),
+                      {want_boxes.data(), want_scores.data(), want_classes.data(), want_counts.data()});
+  for (int64_t n = 0; n < images; ++n) {
+    cpu::MulticlassNmsOptions own = o;
+    std::copy(&windows[4 * n], &windows[4 * n] + 4, own.clip_window);
+    const std::vector<cpu::Detection> one = cpu::multiclass_nms(&boxes[n * a * 4], &scores[n * a * k], a, k, own);
+    ASSERT_EQ(want_counts[n], static_cast<int32_t>(one.size())) << "image " << n;
+    for (size_t d = 0; d < one.size(); ++d) {
+      ASSERT_EQ(want_classes[n * capacity + d], one[d].class_index);
+      ASSERT_TRUE(same_float(want_scores[n * capacity + d], one[d].score));
+      for (int c = 0; c < 4; ++c) ASSERT_TRUE(same_float(want_boxes[(n * capacity + d) * 4 + c], one[d].box[c]));
+    }
+  }
+  DeviceArray<float> d_boxes(boxes), d_scores(scores), d_windows(windows);
+  DeviceArray<float> out_boxes(images * capacity * 4), out_scores(images * capacity);
+  DeviceArray<int32_t> out_classes(images * capacity), counts(images);
+  multiclass_nms(d_boxes.get(), d_scores.get(), images, a, k, o, d_windows.get(),
+                 {out_boxes.get(), out_scores.get(), out_classes.get(), counts.get()}, nullptr);
+  EXPECT_EQ(counts.download(), want_counts);
+  EXPECT_EQ(out_classes.download(), want_classes);
+  const std::vector<float> got_boxes = out_boxes.download(), got_scores = out_scores.download();
+  for (size_t i = 0; i < got_scores.size(); ++i) ASSERT_TRUE(same_float(got_scores[i], want_scores[i])) << i;
+  for (size_t i = 0; i < got_boxes.size(); ++i) ASSERT_TRUE(same_float(got_boxes[i], want_boxes[i])) << i;
+}
+
+TEST(CudaNms, RefusesSoftNms) {
+  DeviceArray<float> boxes(std::vector<float>{0, 0, 1, 1}), scores(std::vector<float>{0.5f});
+  DeviceArray<float> out_boxes(4), out_scores(1);
+  DeviceArray<int32_t> out_classes(1), counts(1);
+  cpu::MulticlassNmsOptions o;
+  o.soft_nms_sigma = 0.5f;
+  EXPECT_THROW(
+      {
+        try {
+          multiclass_nms(boxes.get(), scores.get(), 1, 1, 1, o, nullptr,
+                         {out_boxes.get(), out_scores.get(), out_classes.get(), counts.get()}, nullptr);
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("soft_nms_sigma"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      Error);
 }
 
 }  // namespace

@@ -3,8 +3,11 @@
 // Boxes are float32 [ymin, xmin, ymax, xmax], normalised to [0, 1] unless said otherwise.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
+
+#include "trainer/kernels/detection_shapes.h"
 
 namespace trainer::cpu {
 
@@ -32,6 +35,11 @@ void encode_boxes(const float* boxes, const float* anchors, int64_t n, const Box
 // only up to the 1e-8 that encode added.
 // codes, anchors, boxes: [n, 4]
 void decode_boxes(const float* codes, const float* anchors, int64_t n, const BoxCoderScales& scales, float* boxes);
+
+// decode_boxes for a batch sharing one set of anchors (post-processing):
+// codes, boxes: [images, a, 4], anchors: [a, 4].
+void decode_boxes_batch(const float* codes, const float* anchors, int64_t images, int64_t a,
+                        const BoxCoderScales& scales, float* boxes);
 
 // IoU as tf.image.non_max_suppression computes it: corners are ordered per box first (a box
 // given as [ymax, xmax, ymin, xmin] is the same box), and a box of zero area has IoU 0 with
@@ -80,5 +88,21 @@ struct MulticlassNmsOptions {
 // boxes: [a, 4], scores: [a, k] (or [k, a] with class_major)
 std::vector<Detection> multiclass_nms(const float* boxes, const float* scores, int64_t a, int64_t k,
                                       const MulticlassNmsOptions& options);
+
+// Detections per image that multiclass_nms can produce: min(max_total_size, k * per_class), or
+// k * per_class when max_total_size is 0, with per_class = min(max_size_per_class, a).
+inline int64_t multiclass_nms_capacity(int64_t a, int64_t k, const MulticlassNmsOptions& o) {
+  const int64_t all = k * std::max<int64_t>(0, std::min(o.max_size_per_class, a));
+  return o.max_total_size > 0 ? std::min(o.max_total_size, all) : all;
+}
+
+// multiclass_nms for every image of a batch, written to the fixed layout the CUDA backend
+// produces (NmsDetections, multiclass_nms_capacity slots per image), so the two backends share
+// one signature. clip_windows: [images, 4], image i clipped to its own window when options.clip
+// (nullptr: options.clip_window for all). Images run one after another: multiclass_nms spreads
+// each image's classes over the threads.
+// boxes: [images, a, 4]; scores: [images, a, k] (or [images, k, a] with options.class_major)
+void multiclass_nms(const float* boxes, const float* scores, int64_t images, int64_t a, int64_t k,
+                    const MulticlassNmsOptions& options, const float* clip_windows, const NmsDetections& out);
 
 }  // namespace trainer::cpu

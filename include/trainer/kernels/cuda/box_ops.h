@@ -9,7 +9,8 @@
 
 #include <cstdint>
 
-#include "trainer/kernels/cpu/box_ops.h"  // BoxCoderScales, MulticlassNmsOptions
+#include "trainer/kernels/cpu/box_ops.h"  // BoxCoderScales, MulticlassNmsOptions, multiclass_nms_capacity
+#include "trainer/kernels/detection_shapes.h"
 #include "trainer/kernels/cuda/stream.h"
 
 namespace trainer::cuda {
@@ -31,27 +32,19 @@ void decode_boxes(const float* codes, const float* anchors, int64_t n, const cpu
 void decode_boxes_batch(const float* codes, const float* anchors, int64_t images, int64_t a,
                         const cpu::BoxCoderScales& scales, float* boxes, Stream stream);
 
-// Where multiclass_nms writes each image's detections, best first; `capacity` slots per image
-// (multiclass_nms_capacity), the first counts[i] of image i valid, the rest zero with class -1.
-struct NmsDetections {
-  float* boxes = nullptr;     // [images, capacity, 4] (clipped when options.clip)
-  float* scores = nullptr;    // [images, capacity]
-  int32_t* classes = nullptr; // [images, capacity] column of `scores` (cpu::Detection::class_index)
-  int32_t* counts = nullptr;  // [images]
-};
-
-// Detections per image that multiclass_nms can produce: min(max_total_size, k * per_class), or
-// k * per_class when max_total_size is 0, with per_class = min(max_size_per_class, a).
-int64_t multiclass_nms_capacity(int64_t a, int64_t k, const cpu::MulticlassNmsOptions& options);
-
 // cpu::multiclass_nms for every image of a batch: per class TF's greedy NMS (score > threshold,
 // descending score with the lower index first on ties, a candidate dropped when its IoU with a
 // kept box is > iou_threshold, at most max_size_per_class), then all classes merged by score with
 // ties in class order then selection order, the optional clip (dropping boxes left without
 // area), and the first max_total_size. Image i's detections are exactly cpu::multiclass_nms of
-// its boxes and scores: same boxes, scores, classes, same order.
+// its boxes and scores: same boxes, scores, classes, same order. The output layout is
+// NmsDetections' with cpu::multiclass_nms_capacity slots per image. clip_windows: [images, 4]
+// device memory, image i clipped to its own window when options.clip (EfficientDet's padded
+// inputs), or nullptr for options.clip_window. Greedy NMS only: soft-NMS (soft_nms_sigma > 0)
+// has no CUDA kernel and is an Error.
 // boxes: [images, a, 4]; scores: [images, a, k] (or [images, k, a] with options.class_major)
 void multiclass_nms(const float* boxes, const float* scores, int64_t images, int64_t a, int64_t k,
-                    const cpu::MulticlassNmsOptions& options, const NmsDetections& out, Stream stream);
+                    const cpu::MulticlassNmsOptions& options, const float* clip_windows, const NmsDetections& out,
+                    Stream stream);
 
 }  // namespace trainer::cuda

@@ -11,6 +11,7 @@
 
 #include "trainer/core/tensor.h"
 #include "trainer/kernels/cpu/box_ops.h"
+#include "trainer/ops/context.h"
 
 namespace trainer::models {
 
@@ -35,17 +36,18 @@ struct DetectedBox {
   int32_t class_id;  // 1..num_classes (the logit slot; the label map's id)
 };
 
-// One image, best score first (ties: lower class id, then NMS selection order).
-// class_logits: [A, slots] (num_classes + 1 with slot 0 the background, or num_classes without:
-// options.background_slot), box_codes: [A, 4], anchors: [A, 4]
-std::vector<DetectedBox> postprocess_detections(const float* class_logits, const float* box_codes,
-                                                const float* anchors, int64_t num_anchors, int64_t num_class_slots,
-                                                const PostprocessOptions& options);
-
-// Every image of a batch. class_logits: F32 [N, A, slots], box_codes: F32 [N, A, 4], anchors: F32 [A, 4].
-// clip_windows: one per image (options.clip_window for each), or empty for options' own.
-std::vector<std::vector<DetectedBox>> postprocess_batch(const Tensor& class_logits, const Tensor& box_codes,
-                                                        const Tensor& anchors, const PostprocessOptions& options,
+// Every image of a batch, each best score first (ties: lower class id, then NMS selection
+// order), on the device the network's outputs are on (ops::detection_postprocess): CPU tensors
+// are post-processed on the CPU; CUDA ones on the device, and only the detections come back
+// (four device-to-host copies: boxes, scores, classes, counts; plus one host-to-device copy of
+// the clip windows when given). Soft-NMS has no CUDA kernel: an Error naming the config field
+// on CUDA tensors.
+// class_logits: [N, A, slots] (num_classes + 1 with slot 0 the background, or num_classes
+// without: options.background_slot), box_codes: [N, A, 4], anchors: F32 [A, 4] on the same
+// device. clip_windows: one per image (options.clip_window for each), or empty for options' own.
+std::vector<std::vector<DetectedBox>> postprocess_batch(Context& ctx, const Tensor& class_logits,
+                                                        const Tensor& box_codes, const Tensor& anchors,
+                                                        const PostprocessOptions& options,
                                                         const std::vector<std::array<float, 4>>& clip_windows = {});
 
 }  // namespace trainer::models
