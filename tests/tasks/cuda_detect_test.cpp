@@ -14,36 +14,16 @@
 #include "trainer/config/config.h"
 #include "trainer/core/allocator.h"
 #include "trainer/kernels/cuda/runtime.h"
+#include "reduced_configs.h"
 #include "trainer/tasks/detection_task.h"
 
 namespace trainer::tasks {
 namespace {
 
+using test_configs::reduced_efficientdet;
+using test_configs::reduced_ssd;
+
 using Detections = std::vector<std::vector<models::DetectedBox>>;
-
-std::string source(const std::string& path) {
-  const char* root = std::getenv("TRAINER_SOURCE_DIR");
-  return (root ? std::string(root) + "/" : std::string()) + path;
-}
-
-// The overfit test's reduced SSD (ResNet-FPN, weight-shared heads, background slot) at 128x128.
-config::TrainEvalPipelineConfig reduced_ssd() {
-  config::TrainEvalPipelineConfig c = config::load_pipeline_config(source("tests/tasks/data/coco_overfit.pbtxt"));
-  config::apply_override(c, "model { ssd { image_resizer { fixed_shape_resizer { height: 128 width: 128 } } } }",
-                         "reduced_ssd");
-  return c;
-}
-
-// The overfit test's reduced EfficientDet at 128 on the long side.
-config::TrainEvalPipelineConfig reduced_efficientdet() {
-  config::TrainEvalPipelineConfig c =
-      config::load_pipeline_config(source("tests/tasks/data/efficientdet_overfit.pbtxt"));
-  config::apply_override(c,
-                         "model { ssd { image_resizer { keep_aspect_ratio_resizer { min_dimension: 128 "
-                         "max_dimension: 128 pad_to_max_dimension: true } } } }",
-                         "reduced_efficientdet");
-  return c;
-}
 
 // The initial weights with batchnorm statistics of the synthetic batch. At initialisation the
 // running statistics (mean 0, variance 1) shrink the activations layer by layer, so every class

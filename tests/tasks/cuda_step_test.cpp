@@ -15,16 +15,15 @@
 #include "trainer/config/config.h"
 #include "trainer/core/allocator.h"
 #include "trainer/kernels/cuda/runtime.h"
+#include "reduced_configs.h"
 #include "trainer/tasks/data_batch.h"
 #include "trainer/tasks/task.h"
 
 namespace trainer::tasks {
 namespace {
 
-std::string source(const std::string& path) {
-  const char* root = std::getenv("TRAINER_SOURCE_DIR");
-  return (root ? std::string(root) + "/" : std::string()) + path;
-}
+using test_configs::reduced_efficientdet;
+using test_configs::reduced_ssd;
 
 // ResNet-50 v1.5's bottleneck stages at 1/16 width, one block each, on 32x32 images.
 config::TrainEvalPipelineConfig reduced_resnet() {
@@ -40,26 +39,6 @@ config::TrainEvalPipelineConfig reduced_resnet() {
     }
     train_config { batch_size: 4 }
   )pb", "reduced_resnet");
-}
-
-// The overfit test's reduced SSD (ResNet-FPN, weight-shared heads, focal loss) at 128x128.
-config::TrainEvalPipelineConfig reduced_ssd() {
-  config::TrainEvalPipelineConfig c = config::load_pipeline_config(source("tests/tasks/data/coco_overfit.pbtxt"));
-  config::apply_override(c, "model { ssd { image_resizer { fixed_shape_resizer { height: 128 width: 128 } } } }",
-                         "reduced_ssd");
-  return c;
-}
-
-// The overfit test's reduced EfficientDet (EfficientNet-B0 at half width and depth, a 2-layer
-// BiFPN, depthwise heads, no background class slot) at 128x128.
-config::TrainEvalPipelineConfig reduced_efficientdet() {
-  config::TrainEvalPipelineConfig c =
-      config::load_pipeline_config(source("tests/tasks/data/efficientdet_overfit.pbtxt"));
-  config::apply_override(c,
-                         "model { ssd { image_resizer { keep_aspect_ratio_resizer { min_dimension: 128 "
-                         "max_dimension: 128 pad_to_max_dimension: true } } } }",
-                         "reduced_efficientdet");
-  return c;
 }
 
 struct StepRecord {
@@ -148,6 +127,20 @@ void expect_same_training(const TrainingRun& gpu, const TrainingRun& cpu, const 
   EXPECT_LE(b, tol.weights);
 }
 
+// A classification step's copies: none on the CPU. Up: images, labels, the loss-scale seed of
+// backward, and `extra_uploads`; step 1 also the optimizer's momentum and segment table. Down:
+// the loss (logged), the upstream gradient the cross-entropy backward scales by, the finite
+// flag + gradient norm.
+void expect_classifier_step_copies(const TrainingRun& cpu, const TrainingRun& gpu, int64_t extra_uploads) {
+  ASSERT_EQ(cpu.copies.size(), gpu.copies.size());
+  for (size_t s = 0; s < cpu.copies.size(); ++s) {
+    SCOPED_TRACE("step " + std::to_string(s + 1));
+    EXPECT_EQ(cpu.copies[s].host_to_device + cpu.copies[s].device_to_host, 0);
+    EXPECT_EQ(gpu.copies[s].host_to_device, (s == 0 ? 5 : 3) + extra_uploads);
+    EXPECT_EQ(gpu.copies[s].device_to_host, 3);
+  }
+}
+
 // The learning rate is small because these tiny networks (4 channels in the first stage, batch
 // 4) amplify rounding differences step by step: at lr 0.05 the CPU backend itself, with its
 // weights perturbed by 1e-6 after step 1, ends step 3 with gradients 1% away, and from equal
@@ -160,15 +153,7 @@ TEST(CudaStep, ReducedResnet50MatchesTheCpuFor3Steps) {
   // f32 throughout; the backends sum in different orders (oneDNN's blocking vs our GEMM tiles).
   // Measured: losses 3e-5 apart, gradients 4.5e-4 and weights 1e-6 after 3 steps.
   expect_same_training(gpu, cpu, {2e-4, 3e-3, 2e-5});
-  for (size_t s = 0; s < cpu.copies.size(); ++s) {
-    SCOPED_TRACE("step " + std::to_string(s + 1));
-    EXPECT_EQ(cpu.copies[s].host_to_device + cpu.copies[s].device_to_host, 0);
-    // Up: images, labels, the loss-scale seed of backward. Down: the loss (logged), the
-    // upstream gradient the cross-entropy backward scales by, the finite flag + gradient norm.
-    // Step 1 also uploads the optimizer's momentum and segment table.
-    EXPECT_EQ(gpu.copies[s].host_to_device, s == 0 ? 5 : 3);
-    EXPECT_EQ(gpu.copies[s].device_to_host, 3);
-  }
+  expect_classifier_step_copies(cpu, gpu, 0);
 }
 
 // NVIDIA's mixup (model.classifier.mixup_alpha): the raw batch goes up and is blended on the
@@ -180,14 +165,7 @@ TEST(CudaStep, ReducedResnet50WithMixupMatchesTheCpuFor3Steps) {
   const TrainingRun cpu = train(c, Device::cpu(), 3, 4);
   const TrainingRun gpu = train(c, Device::cuda(), 3, 4);
   expect_same_training(gpu, cpu, {2e-4, 3e-3, 2e-5});
-  for (size_t s = 0; s < cpu.copies.size(); ++s) {
-    SCOPED_TRACE("step " + std::to_string(s + 1));
-    EXPECT_EQ(cpu.copies[s].host_to_device + cpu.copies[s].device_to_host, 0);
-    // Up: images, labels, the N mixup weights, the loss-scale seed (step 1 also the optimizer's
-    // momentum and segment table). Down: as without mixup.
-    EXPECT_EQ(gpu.copies[s].host_to_device, s == 0 ? 6 : 4);
-    EXPECT_EQ(gpu.copies[s].device_to_host, 3);
-  }
+  expect_classifier_step_copies(cpu, gpu, 1);  // the N mixup weights
 }
 
 // A detection step's copies. Up: images, the batch's ground truth (one packed buffer; the
