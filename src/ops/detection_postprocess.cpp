@@ -30,6 +30,11 @@ DetectionOutputs detection_postprocess(Context& ctx, const Tensor& class_logits,
   TRAINER_CHECK(box_codes.device() == device && anchors_in.device() == device, op, ": class logits ",
                 class_logits.describe(), ", box codes ", box_codes.describe(), " and anchors ", anchors_in.describe(),
                 " are on different devices");
+  // Before any kernel is queued (cuda::multiclass_nms refuses it too, but only after the scores
+  // and boxes were made).
+  TRAINER_CHECK(device.is_cpu() || !(o.nms.soft_nms_sigma > 0.f), op, ": soft-NMS (soft_nms_sigma ",
+                o.nms.soft_nms_sigma,
+                ") has no CUDA kernel; post-process on the CPU or use greedy NMS (soft_nms_sigma 0)");
   if (clip_windows_in.defined())
     TRAINER_CHECK(clip_windows_in.dtype() == DType::F32 && clip_windows_in.shape() == Shape({n, 4}) &&
                       clip_windows_in.device() == device,
@@ -62,9 +67,6 @@ DetectionOutputs detection_postprocess(Context& ctx, const Tensor& class_logits,
     TRAINER_RUN_KERNEL(backend, detection_scores<T>, logits.data<T>(), scores_shape, scores.data<float>());
     TRAINER_RUN_KERNEL(backend, decode_boxes_batch, codes.data<float>(), anchors.data<float>(), n, a, o.box_coder,
                        boxes.data<float>());
-    if constexpr (decltype(backend)::is_cuda)
-      TRAINER_CHECK(!(nms.soft_nms_sigma > 0.f), op, ": soft-NMS (soft_nms_sigma ", nms.soft_nms_sigma,
-                    ") has no CUDA kernel; post-process on the CPU or use greedy NMS (soft_nms_sigma 0)");
     TRAINER_RUN_KERNEL(backend, multiclass_nms, boxes.data<float>(), scores.data<float>(), n, a, k, nms, windows,
                        written);
   });

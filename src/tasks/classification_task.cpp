@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <numeric>
 
-#include "trainer/core/device_upload.h"
 #include "trainer/core/log.h"
 #include "trainer/core/random.h"
 #include "trainer/data/idx_dataset.h"

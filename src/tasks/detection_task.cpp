@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "trainer/core/device_upload.h"
 #include "trainer/core/log.h"
 #include "trainer/core/random.h"
 #include "trainer/data/coco_json_dataset.h"
@@ -58,7 +57,8 @@ void DetectionTask::configure(train::TrainerOptions& o) const {
 }
 
 Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, int64_t step) {
-  const data::Batch& batch = batch_of(train_batch);
+  const DataBatch& staged = data_batch_of(train_batch);
+  const data::Batch& batch = staged.batch;
   // Drop-connect's draws (EfficientNet): a sequence per step and rank, so a resumed run and every
   // rank's share of the batch draw as they would have.
   Philox rng(run_.seed, mix_stream({0x64726f70ull, static_cast<uint64_t>(step), static_cast<uint64_t>(run_.rank)}));
@@ -66,7 +66,7 @@ Tensor DetectionTask::loss(Context& ctx, const train::TrainBatch& train_batch, i
   // On a GPU the forward pass is only queued here (its input copied a step ahead,
   // DataBatch::prefetch); the targets are assigned on the device after it, from the ground truth
   // uploaded in one copy (models/detectors/target_assigner.h).
-  const models::SsdDetector::Output out = model_.forward(ctx, data_batch_of(train_batch).images_on(ctx.device));
+  const models::SsdDetector::Output out = model_.forward(ctx, staged.images_on(ctx.device));
   ctx.rng = nullptr;  // rng dies with this call
   // Per-layer timing (benchmark.per_layer): the loss, target assignment included, is a row of its own.
   if (ctx.layer_times) ctx.layer_times->enter("loss");
@@ -173,7 +173,8 @@ std::vector<std::vector<models::DetectedBox>> DetectionTask::detect(Context& ctx
   // TF clips to the true image (the padded input's top-left part) before keeping the best boxes.
   std::vector<std::array<float, 4>> windows;
   for (const data::ImageAnnotations& row : rows) windows.push_back(true_image_window(row));
-  return models::postprocess_batch(ctx, out.class_logits, out.box_codes, anchors_on_device_, postprocess_, windows);
+  return models::postprocess_batch(ctx, out.class_logits, out.box_codes, anchors_on_device_, postprocess_,
+                                   windows);
 }
 
 void DetectionTask::infer(Context& ctx, const data::Batch& batch) const {
